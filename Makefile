@@ -1,0 +1,70 @@
+# The VEGAN book: the two commands of the README are `make book` and `make test`.
+# Both set up the environment first: the active virtual/conda environment if there is
+# one, otherwise a local .venv. Torch is installed first (the CPU build, never a CUDA
+# download) where no torch is present; an existing torch (Colab, a GPU machine) is kept.
+
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+
+ifneq ($(strip $(VIRTUAL_ENV)$(CONDA_PREFIX)),)
+  PY := python
+else
+  PY := $(abspath $(VENV))/bin/python
+endif
+
+JB := $(PY) -c "from jupyter_book.cli.main import main; main()"
+NB_TIMEOUT ?= 900
+BOOK_FLAGS := --all -W --keep-going
+
+.PHONY: help setup test test-unit test-notebooks test-book book bench browser-deps clean
+
+help:
+	@echo "make book   build the HTML book into _build/html (chapters executed in full mode)"
+	@echo "make test   unit tests, every chapter under nbval in quick mode, hygiene, book build"
+	@echo "make bench  benchmarks, results written under bench/results/"
+	@echo "make setup  only create/update the environment ($(PY))"
+
+setup:
+	@if [ ! -x "$(PY)" ] && [ "$(PY)" != "python" ]; then \
+	  echo ">> creating $(VENV)"; $(PYTHON) -m venv $(VENV); fi
+	@$(PY) -m pip install -q --upgrade pip
+	@if ! $(PY) -c "import torch" 2>/dev/null; then \
+	  if $(PY) -c "import socket; socket.getaddrinfo('download.pytorch.org', 443)" 2>/dev/null; then \
+	    echo ">> installing torch==$(TORCH_VERSION) (CPU build)"; \
+	    $(PY) -m pip install -q "torch==$(TORCH_VERSION)" --index-url $(TORCH_CPU_INDEX); \
+	  else \
+	    echo ">> installing torch==$(TORCH_VERSION) from the configured index"; \
+	    $(PY) -m pip install -q "torch==$(TORCH_VERSION)"; \
+	  fi; fi
+	@$(PY) -m pip install -q -e ".[test,book]"
+	@$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@$(PY) -c "import torch, ot, vegan_lib; print('>> torch', torch.__version__, '| POT', ot.__version__, '| vegan_lib', vegan_lib.__version__)"
+
+test: setup test-unit test-notebooks test-book
+
+test-unit:
+	$(PY) -m pytest tests -q -n 2
+
+test-notebooks:
+	VEGAN_QUICK=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest --nbval-lax --nbval-current-env \
+	  --nbval-cell-timeout=$(NB_TIMEOUT) -n 2 --dist loadscope -q book/
+
+# The test build re-executes every chapter in quick mode into its own folder and cache
+# (_build/quick), so it never mixes quick outputs into the full book of `make book`.
+test-book:
+	VEGAN_QUICK=1 $(JB) build $(BOOK_FLAGS) --path-output _build/quick .
+
+book: setup
+	VEGAN_QUICK=0 $(JB) build $(BOOK_FLAGS) .
+	@echo ">> open _build/html/index.html"
+
+bench: setup
+	$(PY) bench/run_all.py
+
+browser-deps:
+	apt-get update && apt-get install -y chromium chromium-driver
+
+clean:
+	rm -rf _build

@@ -1,0 +1,128 @@
+"""Static checks on the chapters: the template of BOOK.md §2, no outputs, no Colab metadata,
+and the repository URL of _config.yml agreeing with every badge and install line."""
+import ast
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+URL = CONFIG["repository"]["url"].rstrip("/")
+BRANCH = CONFIG["repository"]["branch"]
+SLUG = URL.split("github.com/", 1)[1]
+CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _toc_files(node):
+    if isinstance(node, dict):
+        if "file" in node:
+            yield node["file"]
+        for v in node.values():
+            yield from _toc_files(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _toc_files(v)
+
+
+def test_chapters_exist_and_are_in_the_toc():
+    assert CHAPTERS, "no chapter found under book/"
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    listed = set(_toc_files(toc))
+    for path in CHAPTERS:
+        assert f"book/{path.stem}" in listed, f"{path.name} is missing from _toc.yml"
+    for entry in listed:
+        assert any((ROOT / (entry + ext)).exists() for ext in (".ipynb", ".md")), entry
+
+
+def test_repository_url_is_consistent():
+    assert URL.startswith("https://github.com/") and SLUG.count("/") == 1
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'Homepage = "{URL}"' in pyproject
+
+
+@pytest.fixture(params=CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def chapter(request):
+    path = request.param
+    return path, nbformat.read(path, as_version=4)
+
+
+def test_no_outputs_and_no_colab_metadata(chapter):
+    path, nb = chapter
+    nbformat.validate(nb)
+    raw = path.read_text()
+    for key in ("executionInfo", "outputId", "colab_type", "widgets"):
+        assert key not in raw, f"{path.name} carries editor metadata {key!r}"
+    assert "colab" not in nb.metadata, f"{path.name} has Colab notebook metadata"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for i, cell in enumerate(nb.cells):
+        assert "colab" not in cell.metadata and "id" not in cell.metadata, (path.name, i)
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{path.name} cell {i} has outputs"
+
+
+def test_template_title_badge_bootstrap(chapter):
+    path, nb = chapter
+    number = int(path.stem[:2])
+    title = nb.cells[0]
+    assert title.cell_type == "markdown" and title.source.startswith(f"# {number}. "), path.name
+    assert "*Builds on:*" in title.source
+    badge = f"https://colab.research.google.com/github/{SLUG}/blob/{BRANCH}/book/{path.name}"
+    assert badge in title.source, f"{path.name}: Colab badge must point at {badge}"
+    boot = nb.cells[1]
+    assert boot.cell_type == "code" and 'if "google.colab" in sys.modules:' in boot.source
+    installs = [ln.strip() for ln in boot.source.splitlines() if "pip install" in ln]
+    assert installs == [f'%pip install -q "vegan_lib @ git+{URL}@{BRANCH}"'], installs
+    assert "torch" not in installs[0], "never reinstall torch on Colab"
+
+
+def test_parameters_cell(chapter):
+    path, nb = chapter
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert tagged == [2], f"{path.name}: exactly one parameters cell, third in the notebook"
+    names = []
+    for line in nb.cells[2].source.splitlines():
+        if not line.strip():
+            continue
+        assert re.match(r"^[A-Z][A-Z0-9_]* = .+  # .+$", line), f"{path.name}: '{line}' is not 'NAME = literal  # comment'"
+        node = ast.parse(line).body[0]
+        assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant), line
+        names.append(node.targets[0].id)
+    assert names[:3] == ["QUICK", "DEVICE", "SEED"], names
+    params = nb.cells[2].source
+    assert "QUICK = False" in params and 'DEVICE = "auto"' in params
+    inferred = papermill.inspect_notebook(str(path))
+    assert list(inferred) == names, "papermill must see exactly the parameters cell's names"
+
+
+def test_resolve_cell(chapter):
+    path, nb = chapter
+    src = nb.cells[3].source
+    for needle in ("import vegan_lib as vl", "QUICK = vl.quick_mode(QUICK)", "if QUICK:",
+                   "vl.get_device(DEVICE)", "vl.set_seed(SEED)", "data:"):
+        assert needle in src, f"{path.name}: the resolve cell lacks {needle!r}"
+
+
+def test_checks_summary_exercises_references(chapter):
+    path, nb = chapter
+    md = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    heads = [ln for s in md for ln in s.splitlines() if ln.startswith("## ")]
+    assert any(h.endswith("Checks") for h in heads), f"{path.name}: no Checks section"
+    assert heads[-3:] == ["## Summary", "## Exercises", "## References"], heads[-3:]
+    assert "{footbibliography}" in md[-1]
+    idx = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "Checks\n" in c.source + "\n")
+    checks = nb.cells[idx + 1]
+    assert checks.cell_type == "code" and checks.source.count("assert ") >= 3
+
+
+def test_public_api_only_and_gpu_metadata(chapter):
+    path, nb = chapter
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert not re.search(r"vl\._|vegan_lib\._", code), f"{path.name} uses private library names"
+    trains = "vl.train." in code
+    assert (nb.metadata.get("accelerator") == "GPU") == trains, \
+        f"{path.name}: chapters that train (and only those) carry accelerator: GPU"

@@ -1,0 +1,20 @@
+"""vegan_lib: the small PyTorch library behind the VEGAN book.
+
+Modules are named after the concepts of "From optimal transport to generative
+modeling: the VEGAN cookbook" (Bousquet et al., 2017) and "Wasserstein
+Auto-Encoders" (Tolstikhin et al., 2018):
+
+- :mod:`vegan_lib.ot`: optimal transport over POT (Chapters 1, 2, 6)
+- :mod:`vegan_lib.data`: MNIST (embedded or full) and 2-D toys
+- :mod:`vegan_lib.plot`: labelled figures
+- :mod:`vegan_lib.runtime`: quick mode, device, seeds
+
+The runtime helpers are re-exported at the top level.
+"""
+from . import data, ot, plot, runtime
+from .runtime import describe_device, get_device, quick_mode, set_seed, show_source
+
+__version__ = "0.1.0"
+
+__all__ = ["data", "ot", "plot", "runtime", "describe_device", "get_device", "quick_mode",
+           "set_seed", "show_source", "__version__"]
