@@ -8,13 +8,14 @@ Auto-Encoders" (Tolstikhin et al., 2018):
 - :mod:`vegan_lib.data`: MNIST (embedded or full) and 2-D toys
 - :mod:`vegan_lib.plot`: labelled figures
 - :mod:`vegan_lib.runtime`: quick mode, device, seeds
+- :mod:`vegan_lib.sweep`: metrics recorded by chapters, parameter sweeps with papermill (Chapter 3)
 
 The runtime helpers are re-exported at the top level.
 """
-from . import data, ot, plot, runtime
+from . import data, ot, plot, runtime, sweep
 from .runtime import describe_device, get_device, quick_mode, set_seed, show_source
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "ot", "plot", "runtime", "describe_device", "get_device", "quick_mode",
+__all__ = ["data", "ot", "plot", "runtime", "sweep", "describe_device", "get_device", "quick_mode",
            "set_seed", "show_source", "__version__"]
