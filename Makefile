@@ -18,13 +18,14 @@ JB := $(PY) -c "from jupyter_book.cli.main import main; main()"
 NB_TIMEOUT ?= 900
 BOOK_FLAGS := --all -W --keep-going
 
-.PHONY: help setup test test-unit test-notebooks test-book book bench browser-deps clean
+.PHONY: help setup test test-unit test-notebooks test-book test-browser book bench browser-deps clean
 
 help:
 	@echo "make book   build the HTML book into _build/html (chapters executed in full mode)"
 	@echo "make test   unit tests, every chapter under nbval in quick mode, hygiene, book build"
 	@echo "make bench  benchmarks, results written under bench/results/"
 	@echo "make setup  only create/update the environment ($(PY))"
+	@echo "make browser-deps  install Chromium for the browser test of the rendered book"
 
 setup:
 	@if [ ! -x "$(PY)" ] && [ "$(PY)" != "python" ]; then \
@@ -38,14 +39,14 @@ setup:
 	    echo ">> installing torch==$(TORCH_VERSION) from the configured index"; \
 	    $(PY) -m pip install -q "torch==$(TORCH_VERSION)"; \
 	  fi; fi
-	@$(PY) -m pip install -q -e ".[test,book]"
+	@$(PY) -m pip install -q -e ".[test,book,browser]"
 	@$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@$(PY) -c "import torch, ot, vegan_lib; print('>> torch', torch.__version__, '| POT', ot.__version__, '| vegan_lib', vegan_lib.__version__)"
 
-test: setup test-unit test-notebooks test-book
+test: setup test-unit test-notebooks test-book test-browser
 
 test-unit:
-	$(PY) -m pytest tests -q -n 2
+	$(PY) -m pytest tests -q -n 2 -m "not browser"
 
 test-notebooks:
 	VEGAN_QUICK=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest --nbval-lax --nbval-current-env \
@@ -56,6 +57,10 @@ test-notebooks:
 test-book:
 	VEGAN_QUICK=1 $(JB) build $(BOOK_FLAGS) --path-output _build/quick .
 
+# Every page of the quick build in headless Chromium (skipped with a message without Chromium).
+test-browser:
+	VEGAN_BOOK_HTML=_build/quick/_build/html $(PY) -m pytest tests/test_browser.py -q -m browser -rs
+
 book: setup
 	VEGAN_QUICK=0 $(JB) build $(BOOK_FLAGS) .
 	@echo ">> open _build/html/index.html"
@@ -63,8 +68,10 @@ book: setup
 bench: setup
 	$(PY) bench/run_all.py
 
-browser-deps:
-	apt-get update && apt-get install -y chromium chromium-driver
+# Debian's Chromium for the browser test (needs root); Playwright drives it, no browser download.
+browser-deps: setup
+	apt-get update && apt-get install -y chromium
+	$(PY) -m pip install -q -e ".[browser]"
 
 clean:
 	rm -rf _build
