@@ -154,3 +154,13 @@ def test_kr_potential_is_lipschitz_and_attains_w1():
     assert res.dual_value == pytest.approx(res.cost, abs=1e-9)
     with pytest.raises(ValueError, match="dimension 2"):
         f(np.zeros((3, 3)))
+
+
+def test_cost_matrix_high_dimension_matches_cdist():
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(6)
+    x, y = rng.random((40, 784)), rng.random((30, 784))
+    M = vot.cost_matrix(x, y)
+    np.testing.assert_allclose(M, cdist(x, y, "sqeuclidean"), rtol=1e-12, atol=1e-10)
+    assert np.all(vot.cost_matrix(x, x) >= 0) and np.abs(np.diag(vot.cost_matrix(x, x))).max() < 1e-10

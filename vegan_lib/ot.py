@@ -73,8 +73,12 @@ def cost_matrix(x, y, metric: str = "sqeuclidean") -> np.ndarray:
     y = _checks.points(y, "y")
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same dimension, got x {x.shape} and y {y.shape}")
-    # scipy's cdist works on coordinate differences: exact zeros on the diagonal,
-    # unlike the |x|^2 + |y|^2 - 2<x, y> expansion (whose square root errs by ~1e-8).
+    if metric == "sqeuclidean" and x.shape[1] > 16:
+        # high dimension (images): the BLAS expansion |x|^2 + |y|^2 - 2<x, y> is ~30x faster
+        # than cdist; its float64 error is ~1e-16 * |x|^2, clamped at 0.
+        return np.maximum(pot.dist(x, y, metric="sqeuclidean"), 0.0)
+    # scipy's cdist works on coordinate differences: exact zeros on the diagonal, unlike
+    # the expansion (whose square root, for the Euclidean cost, errs by ~1e-8 * |x|).
     return cdist(x, y, metric=_METRICS[metric])
 
 
