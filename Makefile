@@ -15,6 +15,8 @@ else
 endif
 
 JB := $(PY) -c "from jupyter_book.cli.main import main; main()"
+JCACHE := $(PY) -c "from jupyter_cache.cli.commands.cmd_main import jcache; jcache()"
+NOTEBOOKS := $(wildcard book/*.ipynb)
 NB_TIMEOUT ?= 900
 BOOK_FLAGS := --all -W --keep-going
 
@@ -52,9 +54,21 @@ test-notebooks:
 	VEGAN_QUICK=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=$(NB_TIMEOUT) -n 2 --dist loadscope -q book/
 
-# The test build re-executes every chapter in quick mode into its own folder and cache
+# Execute the chapters into a build folder's jupyter-cache, as many at a time as there are
+# cores (one thread each); the book build then renders from the cache.
+# $(1): build folder, $(2): the value of VEGAN_QUICK.
+define execute_into_cache
+	mkdir -p $(1)/_build
+	yes | $(JCACHE) notebook -p $(1)/_build/.jupyter_cache add $(NOTEBOOKS) > /dev/null
+	VEGAN_QUICK=$(2) OMP_NUM_THREADS=1 MPLBACKEND=Agg $(JCACHE) project -p $(1)/_build/.jupyter_cache execute \
+	  --executor local-parallel --timeout $(NB_TIMEOUT)
+endef
+
+# The test build executes every chapter in quick mode into its own folder and cache
 # (_build/quick), so it never mixes quick outputs into the full book of `make book`.
 test-book:
+	rm -rf _build/quick
+	$(call execute_into_cache,_build/quick,1)
 	VEGAN_QUICK=1 $(JB) build $(BOOK_FLAGS) --path-output _build/quick .
 
 # Every page of the quick build in headless Chromium (skipped with a message without Chromium).
@@ -62,6 +76,7 @@ test-browser:
 	VEGAN_BOOK_HTML=_build/quick/_build/html $(PY) -m pytest tests/test_browser.py -q -m browser -rs
 
 book: setup
+	$(call execute_into_cache,.,0)
 	VEGAN_QUICK=0 $(JB) build $(BOOK_FLAGS) .
 	@echo ">> open _build/html/index.html"
 
