@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["ot_minibatch.py", "chapter_times.py"]
+SCRIPTS = ["trainer_overhead.py", "ot_minibatch.py", "chapter_times.py"]
 
 for script in SCRIPTS:
     print(f">> {script}", flush=True)
