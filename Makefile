@@ -80,8 +80,9 @@ book: setup
 	VEGAN_QUICK=0 $(JB) build $(BOOK_FLAGS) .
 	@echo ">> open _build/html/index.html"
 
+# All benchmarks (long: full-mode chapters and book); BENCH_ARGS=--quick for a short check.
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 # Debian's Chromium for the browser test (needs root); Playwright drives it, no browser download.
 browser-deps: setup
