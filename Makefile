@@ -51,7 +51,7 @@ test-unit:
 	$(PY) -m pytest tests -q -n 2 -m "not browser"
 
 test-notebooks:
-	VEGAN_QUICK=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest --nbval-lax --nbval-current-env \
+	VEGAN_QUICK=1 VEGAN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=$(NB_TIMEOUT) -n 2 --dist loadscope -q book/
 
 # Execute the chapters into a build folder's jupyter-cache, as many at a time as there are
@@ -60,7 +60,7 @@ test-notebooks:
 define execute_into_cache
 	mkdir -p $(1)/_build
 	yes | $(JCACHE) notebook -p $(1)/_build/.jupyter_cache add $(NOTEBOOKS) > /dev/null
-	VEGAN_QUICK=$(2) OMP_NUM_THREADS=1 MPLBACKEND=Agg $(JCACHE) project -p $(1)/_build/.jupyter_cache execute \
+	VEGAN_QUICK=$(2) VEGAN_PROGRESS=0 OMP_NUM_THREADS=1 $(JCACHE) project -p $(1)/_build/.jupyter_cache execute \
 	  --executor local-parallel --timeout $(NB_TIMEOUT)
 endef
 
@@ -69,7 +69,7 @@ endef
 test-book:
 	rm -rf _build/quick
 	$(call execute_into_cache,_build/quick,1)
-	VEGAN_QUICK=1 $(JB) build $(BOOK_FLAGS) --path-output _build/quick .
+	VEGAN_QUICK=1 VEGAN_PROGRESS=0 $(JB) build $(BOOK_FLAGS) --path-output _build/quick .
 
 # Every page of the quick build in headless Chromium (skipped with a message without Chromium).
 test-browser:
@@ -77,7 +77,7 @@ test-browser:
 
 book: setup
 	$(call execute_into_cache,.,0)
-	VEGAN_QUICK=0 $(JB) build $(BOOK_FLAGS) .
+	VEGAN_QUICK=0 VEGAN_PROGRESS=0 $(JB) build $(BOOK_FLAGS) .
 	@echo ">> open _build/html/index.html"
 
 # All benchmarks (long: full-mode chapters and book); BENCH_ARGS=--quick for a short check.

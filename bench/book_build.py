@@ -30,7 +30,7 @@ def build(mode: str) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     cache = out / "_build" / ".jupyter_cache"
     cache.parent.mkdir(parents=True)
-    env = {**os.environ, "VEGAN_QUICK": "1" if mode == "quick" else "0", "MPLBACKEND": "Agg"}
+    env = {**os.environ, "VEGAN_QUICK": "1" if mode == "quick" else "0", "VEGAN_PROGRESS": "0"}
     notebooks = [str(p) for p in sorted((ROOT / "book").glob("*.ipynb"))]
     t0 = time.perf_counter()
     subprocess.run(JCACHE + ["notebook", "-p", str(cache), "add", *notebooks], input="y\n", text=True,

@@ -35,6 +35,7 @@ def main(argv=None):
     results = {"machine": describe_machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": {}}
     for mode in args.modes:
         os.environ["VEGAN_QUICK"] = "1" if mode == "quick" else "0"
+        os.environ["VEGAN_PROGRESS"] = "0"
         for nb in chapters:
             t0 = time.perf_counter()
             papermill.execute_notebook(str(nb), str(out_dir / f"{nb.stem}_{mode}.ipynb"), kernel_name="python3",

@@ -127,6 +127,10 @@ def test_page_renders(site, browser, page_path):
         .map(img => [img.src, img.complete && img.naturalWidth > 0])""")
     broken = [src for src, ok in images if src.startswith(site) and not ok]
     assert not broken, f"{page_path}: images that did not load: {broken}"
+    # every chapter shows figures computed by its code (the build executed it)
+    if re.match(r"book/\d\d_", page_path):
+        figures = page.locator("div.cell_output img").count()
+        assert figures >= 1, f"{page_path}: no figure in the cell outputs"
     # internal links: the target file exists and so does its #anchor
     hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
     for href in hrefs:

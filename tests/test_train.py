@@ -347,3 +347,16 @@ def test_wae_mmd_learns_on_embedded_mnist():
     assert after["test_recon"] < 0.6 * before["test_recon"]
     assert after["test_mmd"] < 0.5 * before["test_mmd"]
     assert h["recon"][-1] < h["recon"][0]
+
+
+def test_progress_default_follows_vegan_progress(monkeypatch):
+    import vegan_lib as vl
+
+    recipe = vl.models.WAE(vl.models.MLPEncoder((2,), 2, (8,)), vl.models.MLPDecoder(2, (2,), (8,)))
+    data = torch.randn(20, 2)
+    monkeypatch.setenv("VEGAN_PROGRESS", "0")
+    assert vl.train.Trainer(recipe, data, batch_size=10, steps=1).progress is False
+    monkeypatch.delenv("VEGAN_PROGRESS")
+    assert vl.train.Trainer(recipe, data, batch_size=10, steps=1).progress is True
+    monkeypatch.setenv("VEGAN_PROGRESS", "0")
+    assert vl.train.Trainer(recipe, data, batch_size=10, steps=1, progress=True).progress is True

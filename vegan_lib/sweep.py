@@ -166,7 +166,7 @@ def run(notebook, grid: dict, output_dir="_build/sweeps", fixed: dict | None = N
         if progress:
             print(f"[{k + 1}/{len(points)}] {notebook.name} {params}", flush=True)
         t0 = time.perf_counter()
-        with _env("VEGAN_QUICK", "1" if quick else os.environ.get("VEGAN_QUICK")):
+        with _env("VEGAN_QUICK", "1" if quick else os.environ.get("VEGAN_QUICK")), _env("VEGAN_PROGRESS", "0"):
             papermill.execute_notebook(str(notebook), str(out), parameters=params, kernel_name=kernel_name,
                                        cwd=str(notebook.resolve().parent), progress_bar=False,
                                        execution_timeout=timeout)

@@ -38,7 +38,12 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+
+try:  # widget bars in Jupyter/Colab when ipywidgets is there; text bars otherwise (no warning)
+    import ipywidgets  # noqa: F401
+    from tqdm.auto import tqdm
+except ImportError:
+    from tqdm.std import tqdm
 
 from .models import Recipe
 from .runtime import get_device
@@ -94,6 +99,8 @@ class Trainer:
         ``last.pt`` (also written at the end when ``checkpoint_dir`` is set).
     resume: continue from ``checkpoint_dir/last.pt`` if it exists.
     progress: show a tqdm progress bar (notebook-aware), updated at log steps.
+        None (default): on, unless the environment sets ``VEGAN_PROGRESS=0``, as the
+        book build and the test suite do (a bar is noise in a rendered page).
     bf16, compile: CUDA-only options (see the module docstring).
     """
 
@@ -101,7 +108,7 @@ class Trainer:
                  epochs: int | None = None, optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
                  device=None, seed: int | None = 0, log_every: int = 50, eval_every: int | None = None,
                  callbacks: Sequence[Callable] = (), checkpoint_dir=None, checkpoint_every: int | None = None,
-                 resume: bool = False, progress: bool = True, bf16: bool = False, compile: bool = False,
+                 resume: bool = False, progress: bool | None = None, bf16: bool = False, compile: bool = False,
                  desc: str | None = None):
         if not isinstance(recipe, Recipe):
             raise TypeError(f"recipe must be a vegan_lib.models.Recipe, got {type(recipe).__name__}")
@@ -134,6 +141,8 @@ class Trainer:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         self.seed = None if seed is None else int(seed)
+        if progress is None:
+            progress = os.environ.get("VEGAN_PROGRESS", "1").strip() != "0"
         self.progress, self.desc = bool(progress), desc or getattr(recipe, "name", type(recipe).__name__)
 
         if optimizers is None:
