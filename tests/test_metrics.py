@@ -12,19 +12,6 @@ from vegan_lib import data, metrics, models
 from vegan_lib import ot as vot
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread_per_xdist_worker():
-    """Under pytest-xdist, two workers with two torch threads each oversubscribe a 2-core machine
-    (OpenMP spin-waits make that many times slower): use one thread per worker here."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def classifier(tmp_path_factory):
     # one cache folder per test session, shared by the pytest-xdist workers (writes are atomic)

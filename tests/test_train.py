@@ -17,19 +17,6 @@ from vegan_lib import data, metrics, models, train
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread_per_xdist_worker():
-    """Under pytest-xdist, two workers with two torch threads each oversubscribe a 2-core machine
-    (OpenMP spin-waits make that many times slower): use one thread per worker here."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Probe(models.Recipe):
     """A minimal recipe: fits a mean w; returns the step count and a noise draw as losses."""
 

@@ -39,6 +39,9 @@ __all__ = [
     "mixture_law",
     "random_decoder_ot",
     "encoder_from_plan",
+    "POTResult",
+    "POT_PENALTIES",
+    "penalized_ot",
 ]
 
 _METRICS = {"sqeuclidean": "sqeuclidean", "euclidean": "euclidean", "cityblock": "cityblock", "l1": "cityblock"}
@@ -96,6 +99,16 @@ def _marginal_error(plan: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(max(np.abs(plan.sum(1) - a).max(), np.abs(plan.sum(0) - b).max()))
 
 
+def _problem(a, b, M):
+    """Validated float64 (a, b, M) of a discrete OT problem (weights None → uniform)."""
+    M = _checks.to_numpy64(M, "M", ndim=2)
+    n, m = M.shape
+    a = _checks.weights(a, n, "a")
+    b = _checks.weights(b, m, "b")
+    _checks.same_mass(a, b)
+    return a, b, _checks.cost(M, n, m)
+
+
 def exact_ot(a, b, M, num_iter_max: int = 1_000_000, check_tol: float = 1e-9) -> OTResult:
     """Exact discrete OT, min over couplings P of <P, M> (Chapter 1, eq. (Kantorovich)).
 
@@ -105,12 +118,7 @@ def exact_ot(a, b, M, num_iter_max: int = 1_000_000, check_tol: float = 1e-9) ->
     (e.g. iteration limit) or if the plan's marginals miss ``a``, ``b`` by more
     than ``check_tol``.
     """
-    M = _checks.to_numpy64(M, "M", ndim=2)
-    n, m = M.shape
-    a = _checks.weights(a, n, "a")
-    b = _checks.weights(b, m, "b")
-    _checks.same_mass(a, b)
-    M = _checks.cost(M, n, m)
+    a, b, M = _problem(a, b, M)
     plan, log = pot.emd(a, b, M, numItermax=num_iter_max, log=True)
     if log.get("warning"):
         raise RuntimeError(f"ot.emd did not solve the problem exactly: {log['warning']}")
@@ -133,12 +141,7 @@ def sinkhorn(a, b, M, reg: float, method: str = "sinkhorn_log", num_iter_max: in
     converged: raise ``num_iter_max`` or ``reg``).
     """
     reg = _checks.positive(reg, "reg")
-    M = _checks.to_numpy64(M, "M", ndim=2)
-    n, m = M.shape
-    a = _checks.weights(a, n, "a")
-    b = _checks.weights(b, m, "b")
-    _checks.same_mass(a, b)
-    M = _checks.cost(M, n, m)
+    a, b, M = _problem(a, b, M)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence is checked below, on the marginals
         plan, log = pot.sinkhorn(a, b, M, reg, method=method, numItermax=num_iter_max,
@@ -444,3 +447,98 @@ def encoder_from_plan(plan, a=None, tol: float = 1e-9) -> Encoder:
     Q[live] = P[live] / rows[live, None]
     Q[~live] = prior
     return Encoder(Q, a @ Q)
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapter 3: penalized optimal transport (POT) on discrete problems
+# ---------------------------------------------------------------------------------------------
+
+#: Latent penalties of :func:`penalized_ot`: ``"l1"`` is ‖q − p‖₁, ``"tv"`` the total-variation
+#: distance ½‖q − p‖₁.
+POT_PENALTIES = ("l1", "tv")
+
+
+@dataclass
+class POTResult:
+    """What :func:`penalized_ot` returns (Chapter 3, eq. (3.2)).
+
+    ``value`` is the optimum <plan, C> + lam·D(q_z, p); ``plan`` the (n, m) optimal coupling
+    of the data with the latent atoms (rows sum to ``a``, columns to ``q_z``, which need not
+    be ``p``); ``q_z`` the aggregated posterior Q_Z of the optimal encoder; ``transport`` the
+    reconstruction term <plan, C>; ``mismatch`` the penalty D(q_z, p) without the weight
+    (‖q_z − p‖₁ for ``"l1"``, half of it for ``"tv"``); ``lam`` and ``penalty`` as given.
+    """
+
+    value: float
+    plan: np.ndarray
+    q_z: np.ndarray
+    transport: float
+    mismatch: float
+    lam: float
+    penalty: str
+    info: dict = field(default_factory=dict)
+
+
+def penalized_ot(a, p, C, lam: float, penalty: str = "l1", check_tol: float = 1e-9) -> POTResult:
+    """Penalized OT, the constraint Q_Z = P_Z of Theorem 1 relaxed by a penalty (Chapter 3, eq. (3.2)).
+
+    On discrete laws P_X = sum_i a_i δ_{x_i} and P_Z = sum_j p_j δ_{z_j}, with the cost
+    C_ij = c(x_i, G(z_j)) of the encoder form (Chapter 2, eq. (2.2)), solves
+
+        D_POT(λ) = min over π ≥ 0 with rows π 1 = a of  <π, C> + λ · D(π^T 1, p),
+
+    where q = π^T 1 is the aggregated posterior Q_Z of the encoder Q(z_j | x_i) = π_ij / a_i
+    and D is ``"l1"``: ‖q − p‖₁, or ``"tv"``: ½‖q − p‖₁. With auxiliary variables t_j ≥ |q_j − p_j|
+    this is the linear program min <π, C> + w·λ·Σ_j t_j (w = 1 or ½), solved by
+    ``scipy.optimize.linprog(method="highs")``. Properties (verified in Chapter 3):
+    D_POT(λ) ≤ W_c (any coupling of (a, p) has q = p), non-decreasing in λ, equal to
+    Σ_i a_i min_j C_ij at λ = 0, and equal to W_c once λ·w ≥ (max C − min C)/2.
+
+    ``a`` (n,) and ``p`` (m,): non-negative weights of equal total mass (``None``: uniform);
+    ``C`` (n, m): finite non-negative cost; ``lam`` ≥ 0. Raises ``RuntimeError`` if HiGHS
+    does not report an optimum or if the plan misses the row marginals by more than
+    ``check_tol``.
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    C = _checks.to_numpy64(C, "C", ndim=2)
+    n, m = C.shape
+    if n == 0 or m == 0:
+        raise ValueError(f"C must be a non-empty (n, m) cost matrix, got shape {C.shape}")
+    a = _checks.weights(a, n, "a")
+    p = _checks.weights(p, m, "p")
+    _checks.same_mass(a, p, names=("a", "p"))
+    C = _checks.cost(C, n, m, "C")
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)):
+        raise TypeError(f"lam must be a number, got {type(lam).__name__}")
+    lam = float(lam)
+    if not np.isfinite(lam) or lam < 0:
+        raise ValueError(f"lam must be a finite number >= 0, got {lam}")
+    if penalty not in POT_PENALTIES:
+        raise ValueError(f"penalty must be one of {POT_PENALTIES}, got {penalty!r}")
+    w = 1.0 if penalty == "l1" else 0.5
+
+    # variables: pi (n*m, row-major), then t (m)
+    nv = n * m
+    rows_eq = sparse.kron(sparse.eye(n), np.ones((1, m)), format="csr")          # sum_j pi_ij = a_i
+    A_eq = sparse.hstack([rows_eq, sparse.csr_matrix((n, m))], format="csr")
+    cols = sparse.kron(np.ones((1, n)), sparse.eye(m), format="csr")             # q_j = sum_i pi_ij
+    neg_t = -sparse.eye(m, format="csr")
+    A_ub = sparse.vstack([sparse.hstack([cols, neg_t]), sparse.hstack([-cols, neg_t])], format="csr")
+    b_ub = np.concatenate([p, -p])                                               # ±(q − p) ≤ t
+    c = np.concatenate([C.ravel(), np.full(m, w * lam)])
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=a, bounds=(0, None), method="highs")
+    if res.status != 0 or res.x is None:
+        raise RuntimeError(f"the penalized OT linear program was not solved (HiGHS status {res.status}: "
+                           f"{res.message})")
+    plan = np.clip(res.x[:nv].reshape(n, m), 0.0, None)
+    err = float(np.abs(plan.sum(1) - a).max())
+    if err > check_tol * max(1.0, a.sum()):
+        raise RuntimeError(f"penalized OT plan misses its row marginals by {err:.3g} (> {check_tol:g})")
+    q = plan.sum(0)
+    transport = float(np.sum(plan * C))
+    mismatch = w * float(np.abs(q - p).sum())
+    value = transport + lam * mismatch
+    return POTResult(value, plan, q, transport, mismatch, lam, penalty,
+                     {"a": a, "p": p, "C": C, "lp_value": float(res.fun), "row_error": err})
