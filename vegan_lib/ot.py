@@ -9,6 +9,8 @@ Chapter 1 introduces cost matrices, exact OT, Sinkhorn, 1-D OT, the Gaussian
 closed form and the Kantorovich-Rubinstein potential. Chapter 2 adds OT between
 data and a latent-variable model: the pushforward G#P_Z, the encoder form of
 Theorem 1, the random-decoder cost W_c† and the encoder recovered from a plan.
+Chapter 6 adds the Kantorovich-Rubinstein dual as a linear program over
+1-Lipschitz potentials and optimal critics with well-defined gradients.
 """
 from __future__ import annotations
 
@@ -42,6 +44,10 @@ __all__ = [
     "POTResult",
     "POT_PENALTIES",
     "penalized_ot",
+    "LipschitzDual",
+    "kr_dual_lp",
+    "KRCritic",
+    "kr_critic",
 ]
 
 _METRICS = {"sqeuclidean": "sqeuclidean", "euclidean": "euclidean", "cityblock": "cityblock", "l1": "cityblock"}
@@ -542,3 +548,205 @@ def penalized_ot(a, p, C, lam: float, penalty: str = "l1", check_tol: float = 1e
     value = transport + lam * mismatch
     return POTResult(value, plan, q, transport, mismatch, lam, penalty,
                      {"a": a, "p": p, "C": C, "lp_value": float(res.fun), "row_error": err})
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapter 6: the Kantorovich–Rubinstein dual as a linear program over 1-Lipschitz potentials,
+# and optimal critics whose gradients are defined at the model's atoms
+# ---------------------------------------------------------------------------------------------
+
+_DISTANCES = ("euclidean", "cityblock", "l1")
+
+
+class LipschitzDual(NamedTuple):
+    """What :func:`kr_dual_lp` returns (Chapter 6, eq. (6.2)).
+
+    ``value`` = sum_i a_i f(x_i) − sum_j b_j f(y_j) at the optimum; ``f_x`` (n,) and ``f_y``
+    (m,) the potential on the two supports; ``potential`` a callable z ↦ f(z) defined on the
+    whole space (the 1-Lipschitz McShane extension min_k [f(u_k) + d(z, u_k)] over the support
+    points u_k, equal to ``f_x``, ``f_y`` there); ``max_violation`` the largest
+    f(u) − f(v) − d(u, v) over pairs of support points (≤ 0 up to round-off).
+    """
+
+    value: float
+    f_x: np.ndarray
+    f_y: np.ndarray
+    potential: Callable[[np.ndarray], np.ndarray]
+    max_violation: float
+
+
+def kr_dual_lp(x, y, a=None, b=None, metric: str = "euclidean", check_tol: float = 1e-9) -> LipschitzDual:
+    """W1 as a linear program over 1-Lipschitz potentials (Chapter 6, eq. (6.2), Kantorovich–Rubinstein).
+
+    On discrete laws μ = sum_i a_i δ_{x_i} and ν = sum_j b_j δ_{y_j} (``None``: uniform; equal
+    total mass), with the distance d given by ``metric`` (``"euclidean"``, or ``"cityblock"``/
+    ``"l1"``; the squared Euclidean cost is not a distance and is refused), solves
+
+        max over f: U → R of  sum_i a_i f(x_i) − sum_j b_j f(y_j)
+        subject to  f(u) − f(v) ≤ d(u, v)  for all u ≠ v in U = {x_1..x_n, y_1..y_m},
+
+    one variable per support point and one constraint per ordered pair, with f fixed to 0 at
+    x_1 (the objective ignores constants), by ``scipy.optimize.linprog(method="highs")``. A
+    function that is 1-Lipschitz on U extends to a 1-Lipschitz function on the whole space
+    (McShane), so by Kantorovich–Rubinstein the optimum is W1(μ, ν), the value of exact OT with
+    cost d (verified in Chapter 6). No transport plan enters: this is the critic's side of the
+    duality, solved independently of POT. Raises ``RuntimeError`` if HiGHS reports no optimum
+    or if the solution violates a constraint by more than ``check_tol`` (relative to the
+    largest distance).
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    if metric not in _DISTANCES:
+        hint = " (‖x−y‖² violates the triangle inequality: the KR dual needs a distance)" \
+            if metric == "sqeuclidean" else ""
+        raise ValueError(f"metric must be a distance, one of {_DISTANCES}, got {metric!r}{hint}")
+    x = _checks.points(x, "x")
+    y = _checks.points(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got x {x.shape} and y {y.shape}")
+    n, m = x.shape[0], y.shape[0]
+    a = _checks.weights(a, n, "a")
+    b = _checks.weights(b, m, "b")
+    _checks.same_mass(a, b)
+    check_tol = _checks.positive(check_tol, "check_tol")
+    u = np.vstack([x, y])
+    k = n + m
+    D = cost_matrix(u, u, metric)
+    rows, cols = np.nonzero(~np.eye(k, dtype=bool))          # every ordered pair (r, c), r ≠ c
+    r = np.arange(rows.size)
+    A_ub = sparse.csr_matrix((np.concatenate([np.ones(r.size), -np.ones(r.size)]),
+                              (np.concatenate([r, r]), np.concatenate([rows, cols]))), shape=(r.size, k))
+    c = np.concatenate([-a, b])                                # minimise −(<a, f_x> − <b, f_y>)
+    bounds = [(0.0, 0.0)] + [(None, None)] * (k - 1)
+    res = linprog(c, A_ub=A_ub, b_ub=D[rows, cols], bounds=bounds, method="highs",
+                  options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10})
+    if res.status != 0 or res.x is None:
+        raise RuntimeError(f"the Lipschitz dual linear program was not solved (HiGHS status {res.status}: "
+                           f"{res.message})")
+    f = res.x
+    scale = max(1.0, float(D.max()))
+    violation = float(np.max(f[rows] - f[cols] - D[rows, cols])) if k > 1 else 0.0
+    if violation > check_tol * scale:
+        raise RuntimeError(f"the Lipschitz dual solution violates f(u) − f(v) ≤ d(u, v) by {violation:.3g} "
+                           f"(> {check_tol:g})")
+    fu = f.copy()
+
+    def potential(z) -> np.ndarray:
+        z = _checks.points(z, "z")
+        if z.shape[1] != u.shape[1]:
+            raise ValueError(f"z must have dimension {u.shape[1]}, got {z.shape[1]}")
+        return np.min(fu[None, :] + cost_matrix(z, u, metric), axis=1)
+
+    value = float(a @ f[:n] - b @ f[n:])
+    return LipschitzDual(value, f[:n].copy(), f[n:].copy(), potential, violation)
+
+
+class KRCritic(NamedTuple):
+    """An optimal Kantorovich–Rubinstein critic, as returned by :func:`kr_critic` (Chapter 6, eq. (6.6)).
+
+    ``f`` (callable, z ↦ max_i [u_i − ‖z − x_i‖]) is 1-Lipschitz with E_a f(X) − E_b f(Y) = W1;
+    ``gradient`` (callable, z ↦ (grad, gap)) returns ∇f(z) = (x_i* − z)/‖x_i* − z‖, the unit
+    vector towards the active data atom i* = argmax_i [u_i − ‖z − x_i‖], and the gap between
+    the best and second-best i (f is differentiable at z when gap > 0 and z ≠ x_i*).
+    ``u`` (n,), ``v`` (m,): the dual potentials (u_i + v_j ≤ ‖x_i − y_j‖, with equality on
+    the plan's support); ``margin``: the smallest slack ‖x_i − y_j‖ − u_i − v_j off the
+    support (``inf`` if every pair is in the support); ``ot``: the exact OT result (plan, W1).
+    """
+
+    f: Callable[[np.ndarray], np.ndarray]
+    gradient: Callable[[np.ndarray], tuple]
+    u: np.ndarray
+    v: np.ndarray
+    margin: float
+    ot: OTResult
+
+
+def kr_critic(x, y, a=None, b=None, max_margin: bool = True, support_tol: float = 1e-12) -> KRCritic:
+    """An optimal 1-Lipschitz critic for W1 whose gradient is defined at the model's atoms
+    (Chapter 6, eq. (6.6)-(6.7), the dual side of the generator gradient (6.5)).
+
+    Solves exact OT between μ = sum_i a_i δ_{x_i} (data) and ν = sum_j b_j δ_{y_j} (model) with
+    the Euclidean cost, then returns the critic f(z) = max_i [u_i − ‖z − x_i‖] (a c-transform:
+    1-Lipschitz, optimal). ``max_margin=False`` uses POT's dual potentials (a vertex of the dual
+    polytope, which often has ties: several active data atoms at a model atom, where f has a
+    kink). ``max_margin=True`` (default) solves a second linear program (HiGHS) for the optimal
+    dual with the largest smallest slack t off the plan's support S:
+
+        max t  subject to  u_i + v_j = ‖x_i − y_j‖ on S,  u_i + v_j + t ≤ ‖x_i − y_j‖ off S.
+
+    Every feasible (u, v) is optimal (complementary slackness with the plan). t > 0 exactly
+    when the optimal plan is unique (Goldman–Tucker strict complementarity); then at a model
+    atom y_j that the plan sends to a single data atom, the active atom of f is that partner
+    and nothing else, so ∇f(y_j) is the unit vector towards it. ``support_tol`` (relative to
+    the plan's total mass) decides which entries of the plan count as its support. Raises
+    ``RuntimeError`` if the second program is not solved or if its dual value misses W1 by
+    more than 1e-9 (relative).
+    """
+    x = _checks.points(x, "x")
+    y = _checks.points(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got x {x.shape} and y {y.shape}")
+    if not isinstance(max_margin, (bool, np.bool_)):
+        raise TypeError(f"max_margin must be a bool, got {type(max_margin).__name__}")
+    support_tol = _checks.positive(support_tol, "support_tol")
+    M = cost_matrix(x, y, "euclidean")
+    res = exact_ot(a, b, M)
+    n, m = M.shape
+    support = res.plan > support_tol * res.plan.sum()
+    if max_margin:
+        from scipy import sparse
+        from scipy.optimize import linprog
+
+        def rows_of(ii, jj, t_coef):  # one row u_i + v_j (+ t) per pair (i, j); variables (u, v, t)
+            r = np.arange(ii.size)
+            data = np.concatenate([np.ones(r.size), np.ones(r.size), np.full(r.size, t_coef)])
+            cc = np.concatenate([ii, n + jj, np.full(r.size, n + m)])
+            return sparse.csr_matrix((data, (np.concatenate([r, r, r]), cc)), shape=(r.size, n + m + 1))
+
+        i, j = np.nonzero(support)
+        io, jo = np.nonzero(~support)
+        A_eq, b_eq = rows_of(i, j, 0.0), M[i, j]
+        A_ub, b_ub = (rows_of(io, jo, 1.0), M[io, jo]) if io.size else (None, None)
+        c = np.zeros(n + m + 1)
+        c[-1] = -1.0                                              # maximise t
+        top = max(1.0, float(M.max()))
+        bounds = [(0.0, 0.0)] + [(None, None)] * (n + m - 1) + [(0.0, top)]
+        lp = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs",
+                     options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10})
+        if lp.status != 0 or lp.x is None:
+            raise RuntimeError(f"the max-margin critic program was not solved (HiGHS status {lp.status}: "
+                               f"{lp.message})")
+        u, v = lp.x[:n].copy(), lp.x[n:n + m].copy()
+    else:
+        u, v = res.u.copy(), res.v.copy()
+    a_w, b_w = res.info["a"], res.info["b"]
+    dual = float(a_w @ u + b_w @ v)
+    if abs(dual - res.cost) > 1e-9 * max(1.0, abs(res.cost)):
+        raise RuntimeError(f"the critic's dual value {dual:.12g} misses W1 = {res.cost:.12g}")
+    slack = M - u[:, None] - v[None, :]
+    margin = float(slack[~support].min()) if (~support).any() else float("inf")
+    xs = x.copy()
+
+    def _scores(z):
+        z = _checks.points(z, "z")
+        if z.shape[1] != xs.shape[1]:
+            raise ValueError(f"z must have dimension {xs.shape[1]}, got {z.shape[1]}")
+        return z, u[None, :] - cost_matrix(z, xs, "euclidean")
+
+    def f(z) -> np.ndarray:
+        return _scores(z)[1].max(axis=1)
+
+    def gradient(z) -> tuple:
+        z, s = _scores(z)
+        order = np.argsort(-s, axis=1, kind="stable")
+        best = order[:, 0]
+        rows = np.arange(z.shape[0])
+        gap = s[rows, best] - s[rows, order[:, 1]] if s.shape[1] > 1 else np.full(z.shape[0], np.inf)
+        diff = xs[best] - z
+        norm = np.linalg.norm(diff, axis=1, keepdims=True)
+        if np.any(norm == 0):
+            raise ValueError("f is not differentiable at a point of z that coincides with its active data atom")
+        return diff / norm, gap
+
+    return KRCritic(f, gradient, u, v, margin, res)
