@@ -2,7 +2,7 @@
 
     python bench/throughput.py [--width 16] [--steps 30] [--device auto]
 
-Each recipe is built with `vl.models.build_recipe(name, width=...)` and trained by
+Each recipe is built with `vl.cookbook.build_recipe(name, width=...)` and trained by
 `vl.train.Trainer` on the embedded MNIST train split (kept on the device); the timed
 steps follow a few warm-up steps. Images/s counts the data rows a step consumes (a
 WGAN step reads n_critic + 1 minibatches). Writes bench/results/throughput.json.
@@ -41,9 +41,9 @@ def main(argv=None):
     device = vl.get_device(args.device)
     data = vl.data.load_mnist("embedded", "train", device=device)
     rows = []
-    for entry in vl.models.COOKBOOK:
+    for entry in vl.cookbook.COOKBOOK:
         vl.set_seed(0)
-        recipe = vl.models.build_recipe(entry.name, width=args.width)
+        recipe = vl.cookbook.build_recipe(entry.name, width=args.width)
         warm = vl.train.Trainer(recipe, data, batch_size=args.batch_size, steps=args.warmup, device=device,
                                 progress=False, log_every=args.warmup)
         warm.fit()

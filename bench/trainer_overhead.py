@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from machine import describe_machine  # noqa: E402
 
-from vegan_lib import data, models, penalties, runtime, train  # noqa: E402
+from vegan_lib import cookbook, data, networks, penalties, recipes, runtime, train  # noqa: E402
 
 
 def machine(device: torch.device) -> dict:
@@ -53,7 +53,7 @@ def run_trainer(recipe, x, steps, batch_size, seed, log_every, progress):
     trainer = train.Trainer(recipe, x, batch_size=batch_size, steps=steps, seed=seed, log_every=log_every,
                             progress=progress)
     trainer.fit()
-    return trainer.history["loss"][-1]
+    return trainer.history["ae_loss"][-1]
 
 
 def run_hand(recipe, x, steps, batch_size, seed, log_every):
@@ -84,13 +84,13 @@ def run_hand(recipe, x, steps, batch_size, seed, log_every):
     return last
 
 
-def build(model: str, width: int) -> models.WAE:
+def build(model: str, width: int) -> recipes.WAE:
     """WAE-MMD with the paper's conv networks ("conv", base ``width``) or 2 x ``16·width`` MLPs ("mlp")."""
     if model == "conv":
-        return models.build_recipe("WAE-MMD", z_dim=8, width=width)
+        return cookbook.build_recipe("WAE-MMD", z_dim=8, width=width)
     hidden = (16 * width, 16 * width)
-    return models.WAE(models.MLPEncoder((1, 28, 28), 8, hidden),
-                      models.MLPDecoder(8, (1, 28, 28), hidden, output="sigmoid"))
+    return recipes.WAE(networks.MLPEncoder((1, 28, 28), 8, hidden),
+                       networks.MLPDecoder(8, (1, 28, 28), hidden, output="sigmoid"))
 
 
 def bench(model, x, device, args, steps) -> dict:

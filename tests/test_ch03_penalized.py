@@ -1,5 +1,6 @@
 """Unit tests of Chapter 3's penalized OT on discrete problems (vegan_lib.ot.penalized_ot):
-hand-solved instances, the properties proved in the chapter on random instances, and every error case."""
+hand-solved instances, the properties proved in the chapter on random instances, the deprecated keywords
+(p=, C=), and every error case (TypeError for a type, ValueError for a value)."""
 import numpy as np
 import pytest
 import torch
@@ -36,18 +37,18 @@ def test_tv_penalty_is_half_the_l1_penalty(lam):
 
 
 def test_two_points_hand_solved():
-    # a = p = (1/2, 1/2), C = [[0, 2], [0, 3]]: both points prefer atom 0. W_c = 1 (x_0 takes atom 1
+    # a = b = (1/2, 1/2), M = [[0, 2], [0, 3]]: both points prefer atom 0. W_c = 1 (x_0 takes atom 1
     # at cost 2 for half the mass). D_POT(λ) = min over s of 2s + λ·|1 − 2s| = min(λ, 1): exact from
     # λ = 1, below the bound (3 − 0)/2 = 1.5.
-    C = np.array([[0.0, 2.0], [0.0, 3.0]])
-    W = vot.exact_ot([0.5, 0.5], [0.5, 0.5], C).cost
+    M = np.array([[0.0, 2.0], [0.0, 3.0]])
+    W = vot.exact_ot([0.5, 0.5], [0.5, 0.5], M).cost
     assert W == pytest.approx(1.0)
     for lam in (0.0, 0.4, 0.9, 1.2, 1.5, 4.0):
-        res = vot.penalized_ot(None, None, C, lam)
+        res = vot.penalized_ot(None, None, M, lam)
         assert res.value == pytest.approx(min(lam, 1.0), abs=1e-12)
-    res = vot.penalized_ot(None, None, C, 2.0)
+    res = vot.penalized_ot(None, None, M, 2.0)
     np.testing.assert_allclose(res.plan, [[0.0, 0.5], [0.5, 0.0]], atol=1e-12)
-    res0 = vot.penalized_ot(None, None, C, 0.0)
+    res0 = vot.penalized_ot(None, None, M, 0.0)
     np.testing.assert_allclose(res0.plan, [[0.5, 0.0], [0.5, 0.0]], atol=1e-12)
     np.testing.assert_allclose(res0.q_z, [1.0, 0.0], atol=1e-12)
 
@@ -58,23 +59,23 @@ def _instance(rng):
     x = rng.normal(size=(n, 2))
     gz = rng.normal(size=(m, 2)) * 1.5
     a = rng.random(n) + 0.05
-    p = rng.random(m) + 0.05
-    return a / a.sum(), p / p.sum(), vot.cost_matrix(x, gz)
+    b = rng.random(m) + 0.05
+    return a / a.sum(), b / b.sum(), vot.cost_matrix(x, gz)
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_properties_on_random_instances(seed):
     rng = np.random.default_rng(seed)
-    a, p, C = _instance(rng)
-    W = vot.exact_ot(a, p, C).cost
-    thr = (C.max() - C.min()) / 2
+    a, b, M = _instance(rng)
+    W = vot.exact_ot(a, b, M).cost
+    thr = (M.max() - M.min()) / 2
     lams = thr * np.array([0.0, 0.1, 0.3, 0.6, 1.0, 1.7])
-    res = [vot.penalized_ot(a, p, C, lam) for lam in lams]
+    res = [vot.penalized_ot(a, b, M, lam) for lam in lams]
     vals = np.array([r.value for r in res])
     assert np.all(vals <= W + 1e-9)
     assert np.all(np.diff(vals) >= -1e-9)
     np.testing.assert_allclose(vals[lams >= thr], W, atol=1e-8)
-    assert vals[0] == pytest.approx(float(a @ C.min(1)), abs=1e-10)
+    assert vals[0] == pytest.approx(float(a @ M.min(1)), abs=1e-10)
     # trade-off: the mismatch of the optimum never increases with λ, the transport never decreases
     mism = np.array([r.mismatch for r in res])
     trans = np.array([r.transport for r in res])
@@ -88,33 +89,46 @@ def test_properties_on_random_instances(seed):
 
 def test_accepts_tensors_and_uniform_defaults():
     rng = np.random.default_rng(3)
-    C = rng.random((4, 5))
-    r1 = vot.penalized_ot(None, None, torch.tensor(C, dtype=torch.float32), 0.5)
-    r2 = vot.penalized_ot(np.full(4, 0.25), np.full(5, 0.2), C.astype(np.float32).astype(np.float64), 0.5)
+    M = rng.random((4, 5))
+    r1 = vot.penalized_ot(None, None, torch.tensor(M, dtype=torch.float32), 0.5)
+    r2 = vot.penalized_ot(np.full(4, 0.25), np.full(5, 0.2), M.astype(np.float32).astype(np.float64), 0.5)
     assert r1.value == pytest.approx(r2.value, abs=1e-12)
     assert r1.plan.dtype == np.float64 and r1.plan.shape == (4, 5)
 
 
 # ---------------------------------------------------------------- errors
 @pytest.mark.parametrize("kwargs, exc, match", [
-    ({"C": np.array([[0.0, -1.0]])}, ValueError, "C must be a non-negative"),
-    ({"C": np.array([[0.0, np.nan]])}, ValueError, "C contains NaN"),
-    ({"C": np.array([0.0, 1.0])}, ValueError, "C must have 2 dimension"),
-    ({"C": np.zeros((1, 0))}, ValueError, "non-empty"),
-    ({"C": "cost"}, TypeError, "C must be"),
+    ({"M": np.array([[0.0, -1.0]])}, ValueError, "M must be a non-negative"),
+    ({"M": np.array([[0.0, np.nan]])}, ValueError, "M contains NaN"),
+    ({"M": np.array([0.0, 1.0])}, ValueError, "M must have 2 dimension"),
+    ({"M": np.zeros((1, 0))}, ValueError, "non-empty"),
+    ({"M": "cost"}, TypeError, "M must be"),
     ({"a": [0.5, 0.5]}, ValueError, "a must have length 1"),
-    ({"p": [0.5, 0.6]}, ValueError, "same total mass"),
-    ({"p": [1.5, -0.5]}, ValueError, "p must be non-negative"),
-    ({"lam": -0.1}, ValueError, "lam must be a finite number >= 0"),
-    ({"lam": float("nan")}, ValueError, "lam must be a finite number >= 0"),
-    ({"lam": float("inf")}, ValueError, "lam must be a finite number >= 0"),
+    ({"a": "uniform"}, TypeError, "a must be"),
+    ({"b": [0.5, 0.6]}, ValueError, "same total mass"),
+    ({"b": [1.5, -0.5]}, ValueError, "b must be non-negative"),
+    ({"lam": -0.1}, ValueError, "lam must be a non-negative finite number"),
+    ({"lam": float("nan")}, ValueError, "lam must be a finite number"),
+    ({"lam": float("inf")}, ValueError, "lam must be a finite number"),
     ({"lam": True}, TypeError, "lam must be a number"),
     ({"lam": "10"}, TypeError, "lam must be a number"),
     ({"penalty": "mmd"}, ValueError, "penalty must be one of"),
+    ({"penalty": 1}, TypeError, "penalty must be a string"),
+    ({"check_tol": 0.0}, ValueError, "check_tol"),
 ])
 def test_errors_name_the_argument(kwargs, exc, match):
-    args = {"a": [1.0], "p": [0.5, 0.5], "C": np.array([[0.0, 1.0]]), "lam": 1.0}
+    args = {"a": [1.0], "b": [0.5, 0.5], "M": np.array([[0.0, 1.0]]), "lam": 1.0}
     args.update(kwargs)
     with pytest.raises(exc, match=match):
-        vot.penalized_ot(args["a"], args["p"], args["C"], args["lam"], **({"penalty": kwargs["penalty"]}
-                                                                          if "penalty" in kwargs else {}))
+        vot.penalized_ot(**args)
+
+
+def test_deprecated_keywords_p_and_C():
+    new = vot.penalized_ot([1.0], [0.5, 0.5], np.array([[0.0, 1.0]]), 0.3)
+    with pytest.warns(DeprecationWarning, match="penalized_ot\\(\\): the keyword 'p' is deprecated.*use 'b'"):
+        with pytest.warns(DeprecationWarning, match="the keyword 'C' is deprecated.*use 'M'"):
+            old = vot.penalized_ot([1.0], p=[0.5, 0.5], C=np.array([[0.0, 1.0]]), lam=0.3)
+    assert old.value == new.value
+    np.testing.assert_array_equal(old.plan, new.plan)
+    with pytest.raises(TypeError, match="got both 'C' \\(deprecated\\) and 'M'"):
+        vot.penalized_ot([1.0], [0.5, 0.5], M=np.array([[0.0, 1.0]]), C=np.array([[0.0, 1.0]]), lam=0.3)

@@ -1,5 +1,6 @@
 """Chapter 6: the Kantorovich–Rubinstein dual as an LP over 1-Lipschitz potentials
-(vl.ot.kr_dual_lp) and optimal critics with defined gradients (vl.ot.kr_critic)."""
+(vl.ot.kr_dual_lp) and optimal critics with defined gradients (vl.ot.kr_critic); the deprecated
+keyword metric=, and every error case (TypeError for a type, ValueError for a value)."""
 import numpy as np
 import pytest
 
@@ -39,20 +40,20 @@ def test_hand_solved_plane():
     assert res.value == pytest.approx(5.0, abs=1e-12)
 
 
-@pytest.mark.parametrize("metric", ["euclidean", "cityblock"])
-def test_equals_primal_on_random_instances(metric):
+@pytest.mark.parametrize("cost", ["euclidean", "l1", "cityblock"])
+def test_equals_primal_on_random_instances(cost):
     rng = np.random.default_rng(0)
     for _ in range(15):
         n, m = rng.integers(1, 25, size=2)
         x, y, a, b = _random_instance(rng, n, m)
-        primal = vl.ot.exact_ot(a, b, vl.ot.cost_matrix(x, y, metric)).cost
-        res = vl.ot.kr_dual_lp(x, y, a, b, metric=metric)
+        primal = vl.ot.exact_ot(a, b, vl.ot.cost_matrix(x, y, cost)).cost
+        res = vl.ot.kr_dual_lp(x, y, a, b, cost=cost)
         assert abs(res.value - primal) < 1e-8, (res.value, primal)
         assert res.max_violation < 1e-9
         # the extension is 1-Lipschitz on random probes and equal to f on the support
         probe = np.vstack([x, y, rng.normal(size=(50, 2)) * 3])
         fp = res.potential(probe)
-        D = vl.ot.cost_matrix(probe, probe, metric)
+        D = vl.ot.cost_matrix(probe, probe, cost)
         assert np.max(fp[:, None] - fp[None, :] - D) < 1e-9
         assert np.allclose(fp[:n], res.f_x, atol=1e-9) and np.allclose(fp[n:n + m], res.f_y, atol=1e-9)
 
@@ -75,18 +76,28 @@ def test_torch_inputs():
     assert abs(res.value - vl.ot.wasserstein(x, y, p=1)) < 1e-8
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"metric": "sqeuclidean"}, "distance"),
-    ({"metric": "cosine"}, "metric"),
-    ({"a": [0.5, 0.6, -0.1]}, "a must be non-negative"),
-    ({"a": [1.0, 1.0, 1.0]}, "same total mass"),
-    ({"b": [0.5, 0.5]}, "b must have length 3"),
-    ({"check_tol": 0.0}, "check_tol"),
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"cost": "sqeuclidean"}, ValueError, "distance"),
+    ({"cost": "cosine"}, ValueError, "cost must be one of"),
+    ({"cost": None}, TypeError, "cost must be a string"),
+    ({"a": [0.5, 0.6, -0.1]}, ValueError, "a must be non-negative"),
+    ({"a": [1.0, 1.0, 1.0]}, ValueError, "same total mass"),
+    ({"a": "uniform"}, TypeError, "a must be"),
+    ({"b": [0.5, 0.5]}, ValueError, "b must have length 3"),
+    ({"check_tol": 0.0}, ValueError, "check_tol"),
+    ({"check_tol": "tight"}, TypeError, "check_tol"),
 ])
-def test_bad_inputs(kwargs, match):
+def test_bad_inputs(kwargs, exc, match):
     x, y = np.zeros((3, 2)), np.ones((3, 2))
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(exc, match=match):
         vl.ot.kr_dual_lp(x, y, **kwargs)
+
+
+def test_deprecated_metric_keyword():
+    x, y = np.array([[0.0, 0.0], [1.0, 2.0]]), np.array([[3.0, 4.0]])
+    with pytest.warns(DeprecationWarning, match="kr_dual_lp\\(\\): the keyword 'metric' is deprecated.*'cost'"):
+        old = vl.ot.kr_dual_lp(x, y, metric="cityblock")
+    assert old.value == vl.ot.kr_dual_lp(x, y, cost="l1").value
 
 
 def test_bad_points():
@@ -182,6 +193,10 @@ def test_critic_bad_inputs():
         vl.ot.kr_critic(x, np.ones((3, 1)))
     with pytest.raises(ValueError, match="same total mass"):
         vl.ot.kr_critic(x, y, a=[1.0, 1.0, 1.0])
+    with pytest.raises(TypeError, match="y must be"):
+        vl.ot.kr_critic(x, "model")
+    with pytest.raises(TypeError, match="support_tol"):
+        vl.ot.kr_critic(x, y, support_tol=None)
     crit = vl.ot.kr_critic(np.array([[0.0, 0.0], [2.0, 0.0]]), np.array([[1.0, 0.0], [1.0, 1.0]]))
     with pytest.raises(ValueError, match="z must have dimension 2"):
         crit.f(np.zeros((2, 3)))

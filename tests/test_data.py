@@ -153,3 +153,19 @@ def test_toy_errors():
         data.toy_2d("ring", 0)
     with pytest.raises(ValueError, match="noise"):
         data.toy_2d("ring", 10, noise=-1.0)
+
+
+def test_subset_is_random_seeded_and_on_the_same_device():
+    test = data.load_mnist("embedded", "test")
+    a, b, c = test.subset(200, seed=1), test.subset(200, seed=1), test.subset(200, seed=2)
+    assert len(a) == 200 and torch.equal(a.images, b.images) and not torch.equal(a.images, c.images)
+    assert len(set(a.labels.tolist())) == 10  # the file is sorted by class; a random subset is not
+    assert a.images.device == test.images.device and "random 200 (seed 1)" in a.describe()
+    idx = [int((test.images == img).flatten(1).all(1).nonzero()[0]) for img in a.images[:20]]
+    assert len(set(idx)) == 20  # without replacement
+    with pytest.raises(ValueError, match="at most"):
+        test.subset(1001, seed=0)
+    with pytest.raises(TypeError, match="n must be an int"):
+        test.subset(2.0, seed=0)
+    with pytest.raises(ValueError, match="seed"):
+        test.subset(2, seed=-1)

@@ -1,5 +1,5 @@
-"""Tests of vegan_lib.metrics: sharpness, reconstruction error, MMD to the prior, exact W2,
-the Fréchet distance and the cached MNIST classifier."""
+"""Tests of vegan_lib.metrics and vegan_lib.classifier: sharpness, reconstruction error, MMD to
+the prior, exact W2, the Fréchet distance and the cached MNIST classifier."""
 import math
 import os
 
@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vegan_lib import data, metrics, models
+from vegan_lib import classifier as vclf
+from vegan_lib import data, metrics, networks, recipes
 from vegan_lib import ot as vot
 
 
@@ -19,7 +20,7 @@ def classifier(tmp_path_factory):
     if "PYTEST_XDIST_WORKER" in os.environ:
         root = root.parent
     cache = root / "vegan_classifier_cache"
-    model, acc = metrics.mnist_classifier(cache_dir=cache)
+    model, acc = vclf.mnist_classifier(cache_dir=cache)
     return model, acc, cache
 
 
@@ -58,14 +59,14 @@ def test_sharpness_orders_blurred_below_sharp_and_handles_rgb():
 
 
 def _identity_wae(scale=1.0):
-    enc = models.MLPEncoder(2, 2, hidden=())
-    dec = models.MLPDecoder(2, 2, hidden=())
+    enc = networks.MLPEncoder(2, 2, hidden=())
+    dec = networks.MLPDecoder(2, 2, hidden=())
     with torch.no_grad():
         enc.net[0].weight.copy_(torch.eye(2))
         enc.net[0].bias.zero_()
         dec.net[0].weight.copy_(scale * torch.eye(2))
         dec.net[0].bias.zero_()
-    return models.WAE(enc, dec)
+    return recipes.WAE(enc, dec)
 
 
 def test_reconstruction_error_by_hand():
@@ -82,6 +83,15 @@ def test_reconstruction_error_by_hand():
         metrics.reconstruction_error(wae, torch.zeros(3, 3))
     with pytest.raises(TypeError, match="Recipe"):
         metrics.reconstruction_error(torch.nn.Identity(), x)
+    with pytest.raises(TypeError, match="cost must be a string"):
+        metrics.reconstruction_error(wae, x, cost=2)
+    with pytest.raises(TypeError, match="floating dtype"):
+        metrics.reconstruction_error(wae, x.long())
+
+
+def test_deprecated_classifier_names_in_metrics_warn():
+    with pytest.warns(DeprecationWarning, match="vegan_lib.classifier.mnist_classifier"):
+        assert metrics.mnist_classifier is vclf.mnist_classifier
 
 
 def test_mmd_to_prior_separates_matched_and_shifted_codes():
@@ -92,8 +102,12 @@ def test_mmd_to_prior_separates_matched_and_shifted_codes():
     assert abs(matched) < 0.01 < metrics.mmd_to_prior(shifted)
     assert metrics.mmd_to_prior(prior_like * 2, sigma_z=2.0) == pytest.approx(
         metrics.mmd_to_prior(prior_like), rel=1e-6)  # scale invariance with C = 2·d_z·σ_z²
-    with pytest.raises(ValueError, match="codes must have shape"):
+    with pytest.raises(ValueError, match="codes must have 2 dimension"):
         metrics.mmd_to_prior(torch.randn(5))
+    with pytest.raises(TypeError, match="codes must be a torch tensor"):
+        metrics.mmd_to_prior([[0.0, 1.0]])
+    with pytest.raises(TypeError, match="n_prior must be an int"):
+        metrics.mmd_to_prior(prior_like, n_prior=2.5)
 
 
 def test_w2_is_exact_ot_on_flattened_samples():
@@ -114,21 +128,26 @@ def test_frechet_gaussian_closed_form():
     expected = 1 + 4 + (1 - 3) ** 2 + (2 - 1) ** 2
     assert metrics.frechet_gaussian(mu1, c1, mu2, c2) == pytest.approx(expected, rel=1e-10)
     assert metrics.frechet_gaussian(mu1, c1, mu1, c1) == pytest.approx(0.0, abs=1e-10)
-    with pytest.raises(ValueError, match="must match"):
+    with pytest.raises(ValueError, match="dimension"):
         metrics.frechet_gaussian(mu1, c1, np.zeros(3), c2)
+    # one Gaussian W2 in the library: the Fréchet distance is vl.ot.gaussian_w2 squared
+    assert metrics.frechet_gaussian(mu1, c1, mu2, c2) == vot.gaussian_w2(mu1, c1, mu2, c2, squared=True)
+    # singular covariances (dead features) stay finite and exact: N(0, diag(1, 0)) vs N(0, diag(4, 0))
+    sing1, sing2 = np.diag([1.0, 0.0]), np.diag([4.0, 0.0])
+    assert metrics.frechet_gaussian(np.zeros(2), sing1, np.zeros(2), sing2) == pytest.approx(1.0, rel=1e-12)
 
 
 def test_mnist_classifier_is_accurate_cached_and_deterministic(classifier):
     model, acc, cache = classifier
     assert acc >= 0.95 and model.test_accuracy == acc
     files = os.listdir(cache / "classifier")
-    digest = metrics._config_hash(metrics.CLASSIFIER_CONFIG)
+    digest = vclf._config_hash(vclf.CLASSIFIER_CONFIG)
     assert files == [f"mnist_cnn-{digest}.pt"]
-    again, acc2 = metrics.mnist_classifier(cache_dir=cache)  # loaded from the cache
+    again, acc2 = vclf.mnist_classifier(cache_dir=cache)  # loaded from the cache
     assert acc2 == acc
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
-    assert metrics._config_hash({**metrics.CLASSIFIER_CONFIG, "epochs": 6}) != digest
+    assert vclf._config_hash({**vclf.CLASSIFIER_CONFIG, "epochs": 6}) != digest
     assert not model.training
 
 
@@ -143,7 +162,7 @@ def test_frechet_distance_in_classifier_features(classifier):
     assert same < blurred < noise
     digits_0_4, digits_5_9 = test[:500], test[500:]
     assert same < metrics.frechet_distance(digits_0_4, digits_5_9, model)
-    feats = metrics.classifier_features(a[:10], model)
+    feats = vclf.classifier_features(a[:10], model)
     assert feats.shape == (10, 128) and feats.dtype == torch.float64
     with pytest.raises(ValueError, match=r"\(n, 1, 28, 28\)"):
         metrics.frechet_distance(torch.rand(5, 1, 14, 14), torch.rand(5, 1, 14, 14), model)

@@ -43,6 +43,10 @@ def test_unknown_parameter_is_an_error(tmp_path):
         sweep.run(CH1, {"SEEDS": [0, 1]}, tmp_path)
     with pytest.raises(ValueError, match="non-empty list"):
         sweep.run(CH1, {"SEED": []}, tmp_path)
+    with pytest.raises(TypeError, match="must be a list of values"):
+        sweep.run(CH1, {"SEED": 3}, tmp_path)
+    with pytest.raises(TypeError, match="grid must be a dict"):
+        sweep.run(CH1, [("SEED", [0])], tmp_path)
     with pytest.raises(ValueError, match="both swept and fixed"):
         sweep.run(CH1, {"SEED": [0]}, tmp_path, fixed={"SEED": 1})
     with pytest.raises(FileNotFoundError):

@@ -14,7 +14,6 @@ import gzip
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -24,6 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from . import _validation as _v
+from ._io import atomic_open
+from .runtime import get_device
 
 __all__ = [
     "ImageSet",
@@ -70,7 +73,23 @@ class ImageSet:
         return self.images.shape[0]
 
     def to(self, device) -> "ImageSet":
+        """The same images on ``device``."""
         return ImageSet(self.images.to(device), self.labels.to(device), self.source, self.split)
+
+    def subset(self, n: int, seed: int) -> "ImageSet":
+        """``n`` images drawn at random without replacement, seeded (Chapters 3-7: held-out sets).
+
+        MNIST files are sorted by class, so the first images of a split are not a sample of it;
+        this draws a permutation with its own ``torch.Generator(seed)`` (the global RNG is left
+        alone) and keeps the first ``n``, on the images' device.
+        """
+        n = _v.integer(n, "n")
+        seed = _v.seed(seed)
+        if n > len(self):
+            raise ValueError(f"n must be at most the number of images ({len(self)}), got {n}")
+        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].to(self.images.device)
+        return ImageSet(self.images.index_select(0, idx), self.labels.index_select(0, idx), self.source,
+                        f"{self.split}, random {n:,} (seed {seed})")
 
     def describe(self) -> str:
         """One line saying which data a figure came from (every chapter prints it)."""
@@ -94,14 +113,8 @@ def _sha256(path: Path) -> str:
 
 def _fetch(url: str, dest: Path, timeout: float) -> None:
     """Download ``url`` to ``dest`` atomically (temporary file, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            shutil.copyfileobj(resp, out, 1 << 20)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_open(dest, suffix=".part") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        shutil.copyfileobj(resp, out, 1 << 20)
 
 
 def download_mnist(cache_dir=None, mirrors=MNIST_MIRRORS, files=None, timeout: float = 30.0,
@@ -214,13 +227,12 @@ def load_mnist(source: str = "embedded", split: str = "train", device=None, cach
     ``"full"`` (60,000 train / 10,000 test, downloaded once, an error if that
     fails) or ``"auto"`` (full on a CUDA device, embedded on the CPU; if the
     download fails it says so and falls back to the embedded subset).
-    ``split``: ``"train"``, ``"test"`` or ``"all"``.
+    ``split``: ``"train"``, ``"test"`` or ``"all"``. ``device``: where the tensors are created
+    (None: the CPU; ``"auto"``, ``"cpu"``, ``"cuda"`` as in :func:`vegan_lib.runtime.get_device`).
     """
-    if source not in _SOURCES:
-        raise ValueError(f"source must be one of {_SOURCES}, got {source!r}")
-    if split not in _SPLITS:
-        raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
-    device = torch.device("cpu" if device is None else device)
+    _v.choice(source, "source", _SOURCES)
+    _v.choice(split, "split", _SPLITS)
+    device = torch.device("cpu") if device is None else get_device(device)
     if source == "auto":
         source = _auto_source(device)
         if source == "full":
@@ -250,12 +262,11 @@ def toy_2d(name: str, n: int, seed: int | None = None, noise: float | None = Non
     interleaved half circles), ``"swiss_roll"`` (a 2-D spiral). ``noise`` is the
     standard deviation added to each point (a per-distribution default if None).
     """
-    if name not in TOY_NAMES:
-        raise ValueError(f"name must be one of {TOY_NAMES}, got {name!r}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if noise is not None and (not np.isfinite(noise) or noise < 0):
-        raise ValueError(f"noise must be a non-negative number, got {noise!r}")
+    _v.choice(name, "name", TOY_NAMES)
+    n = _v.integer(n, "n")
+    seed = _v.seed(seed, allow_none=True)
+    if noise is not None:
+        noise = _v.number(noise, "noise", nonnegative=True)
     rng = np.random.default_rng(seed)
     if name == "gaussian":
         x, default = rng.standard_normal((n, 2)), 0.0

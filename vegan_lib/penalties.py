@@ -1,9 +1,16 @@
-"""Latent penalties D_Z(Q_Z, P_Z): MMD (IMQ and RBF kernels), the latent GAN, the VAE's KL,
-and the WGAN gradient penalty.
+"""Latent penalties D_Z(Q_Z, P_Z): MMD (IMQ and RBF kernels), sliced Wasserstein, the Sinkhorn
+divergence, the latent GAN, the VAE's KL, and the WGAN gradient penalty.
 
 Chapter 3 (penalized OT, eq. (POT)) uses the MMD and the latent GAN; Chapter 4
 the latent GAN of the adversarial auto-encoder; Chapter 5 the KL of the VAE;
-Chapter 6 the gradient penalty of WGAN-GP.
+Chapter 6 the gradient penalty of WGAN-GP; Chapter 7 adds the sliced Wasserstein (SWAE)
+and Sinkhorn penalties to the cookbook.
+
+:data:`LATENT_PENALTIES` is the registry of the sample-based divergences that
+:class:`vegan_lib.recipes.WAE` accepts as ``penalty=``: a function
+``f(qz, pz, **options) -> 0-d tensor`` between n codes and n prior samples. Registering a
+new one there (and a row in :data:`vegan_lib.cookbook.COOKBOOK`) is all a new WAE variant
+needs.
 
 Notation: ``qz`` are codes z̃ ~ Q_Z (the encoded minibatch), ``pz`` samples of
 the prior P_Z = N(0, σ_z² I). All functions are differentiable torch code that
@@ -12,10 +19,14 @@ works on any device and returns a 0-d tensor (or one value per sample for
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
 import torch.nn.functional as F
+
+from . import _validation as _v
+from .costs import pairwise_cost
 
 __all__ = [
     "KERNELS",
@@ -24,6 +35,11 @@ __all__ = [
     "squared_distances",
     "kernel_matrix",
     "mmd",
+    "sliced_wasserstein_penalty",
+    "sinkhorn_penalty",
+    "LATENT_PENALTIES",
+    "check_penalty_options",
+    "penalty_parameters",
     "gan_discriminator_loss",
     "gan_encoder_loss",
     "kl_gaussian",
@@ -43,31 +59,16 @@ def _up(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in _LOW else x
 
 
-def _check_codes(x, name: str, min_rows: int = 1) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D tensor (n, d_z) of codes, got shape {tuple(x.shape)}")
-    if x.shape[0] < min_rows:
-        raise ValueError(f"{name} must hold at least {min_rows} codes, got shape {tuple(x.shape)}")
-    return x
-
-
 def imq_scale(d_z: int, sigma_z: float = 1.0) -> float:
     """The IMQ constant C = 2·d_z·σ_z² = E‖Z − Z'‖² for Z, Z' ~ N(0, σ_z² I) (Chapter 3, eq. (IMQ))."""
-    if isinstance(d_z, bool) or not isinstance(d_z, int) or d_z <= 0:
-        raise ValueError(f"d_z must be a positive int, got {d_z!r}")
-    if not sigma_z > 0:
-        raise ValueError(f"sigma_z must be positive, got {sigma_z!r}")
-    return 2.0 * d_z * float(sigma_z) ** 2
+    d_z = _v.integer(d_z, "d_z")
+    sigma_z = _v.number(sigma_z, "sigma_z", positive=True)
+    return 2.0 * d_z * sigma_z ** 2
 
 
 def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Matrix of ‖x_i − y_j‖² (n, m), by the expansion ‖x‖² + ‖y‖² − 2⟨x, y⟩ clamped at 0 (Chapter 3)."""
-    d = (x * x).sum(1, keepdim=True) + (y * y).sum(1)[None, :] - 2.0 * (x @ y.T)
-    return d.clamp_min(0.0)
+    return pairwise_cost(x, y, "sqeuclidean")
 
 
 def kernel_matrix(d2: torch.Tensor, kernel: str, scales) -> torch.Tensor:
@@ -101,16 +102,10 @@ def mmd(qz: torch.Tensor, pz: torch.Tensor, kernel: str = "imq", scale: float | 
     2·d_z·σ_z² (:func:`imq_scale`). ``multiscale=True`` sums the kernel over
     C·{0.1, 0.2, 0.5, 1, 2, 5, 10} (:data:`MULTISCALE`), as the WAE code does.
     """
-    qz = _check_codes(qz, "qz", 2)
-    pz = _check_codes(pz, "pz", 2)
-    if qz.shape[1] != pz.shape[1]:
-        raise ValueError(f"qz and pz must have the same latent dimension, got {tuple(qz.shape)} and {tuple(pz.shape)}")
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
-    if scale is None:
-        scale = imq_scale(qz.shape[1], sigma_z)
-    elif isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
+    qz, pz = _pair(qz, pz)
+    _v.choice(kernel, "kernel", KERNELS)
+    scale = imq_scale(qz.shape[1], sigma_z) if scale is None else _v.number(scale, "scale", positive=True)
+    _v.boolean(multiscale, "multiscale")
     if qz.dtype in _LOW or pz.dtype in _LOW or torch.is_autocast_enabled(qz.device.type):
         # Kernel sums need float32 at least: ‖x‖² + ‖y‖² − 2⟨x, y⟩ cancels badly in bf16/fp16.
         with torch.autocast(qz.device.type, enabled=False):
@@ -126,12 +121,77 @@ def mmd(qz: torch.Tensor, pz: torch.Tensor, kernel: str = "imq", scale: float | 
     return within_q + within_p - 2.0 * k_qp.mean()
 
 
+def _pair(qz, pz):
+    qz = _v.codes(qz, "qz", 2)
+    pz = _v.codes(pz, "pz", 2)
+    if qz.shape[1] != pz.shape[1]:
+        raise ValueError(f"qz and pz must have the same latent dimension, got {tuple(qz.shape)} and {tuple(pz.shape)}")
+    return qz, pz
+
+
+def sliced_wasserstein_penalty(qz: torch.Tensor, pz: torch.Tensor, n_projections: int = 50) -> torch.Tensor:
+    """Sliced Wasserstein SW_2²(Q_Z, P_Z) between codes and prior samples, the SWAE penalty
+    (Chapter 7, eq. (SW); Kolouri et al. 2019).
+
+    SW_2² = E_θ W_2²(θ#Q_Z, θ#P_Z) over directions θ uniform on the sphere, estimated with
+    ``n_projections`` random directions; each 1-D W2 is exact (sorting). No adversary, no
+    kernel: :func:`vegan_lib.ot.sliced_wasserstein` (POT's, differentiable, on the codes' device).
+    """
+    from .ot import sliced_wasserstein
+
+    qz, pz = _pair(qz, pz)
+    n_projections = _v.integer(n_projections, "n_projections")
+    with torch.autocast(qz.device.type, enabled=False):
+        return sliced_wasserstein(_up(qz), _up(pz), n_projections=n_projections, p=2)
+
+
+def sinkhorn_penalty(qz: torch.Tensor, pz: torch.Tensor, reg: float | None = None, sigma_z: float = 1.0,
+                     debiased: bool = True) -> torch.Tensor:
+    """Sinkhorn divergence S_ε(Q_Z, P_Z) with the squared cost between codes and prior samples
+    (Chapter 7, eq. (Sinkhorn); Genevay et al. 2018, Patrini et al. 2019).
+
+    S_ε = OT_ε(Q, P) − ½ OT_ε(Q, Q) − ½ OT_ε(P, P) (``debiased=True``; ≥ 0, zero when the samples
+    coincide), computed by :func:`vegan_lib.ot.sinkhorn_loss` (POT's torch backend,
+    differentiable). ``reg`` = ε defaults to 0.1·E‖Z − Z'‖² = 0.1·2·d_z·σ_z², a tenth of the
+    prior's typical squared distance.
+    """
+    from .ot import sinkhorn_loss
+
+    qz, pz = _pair(qz, pz)
+    reg = 0.1 * imq_scale(qz.shape[1], sigma_z) if reg is None else _v.number(reg, "reg", positive=True)
+    with torch.autocast(qz.device.type, enabled=False):
+        return sinkhorn_loss(_up(qz), _up(pz), reg, debiased=_v.boolean(debiased, "debiased"))
+
+
+#: Sample-based latent divergences D_Z(codes, prior samples) that WAE accepts as ``penalty=``.
+LATENT_PENALTIES = {"mmd": mmd, "sw": sliced_wasserstein_penalty, "sinkhorn": sinkhorn_penalty}
+
+
+def penalty_parameters(penalty: str) -> set[str]:
+    """The keyword options a registered latent penalty accepts (Chapter 7)."""
+    fn = LATENT_PENALTIES[_v.choice(penalty, "penalty", tuple(LATENT_PENALTIES))]
+    return set(inspect.signature(fn).parameters) - {"qz", "pz"}
+
+
+def check_penalty_options(penalty: str, options: dict) -> dict:
+    """Validate the keyword options of a latent penalty against its signature (Chapter 7)."""
+    if not isinstance(options, dict):
+        raise TypeError(f"penalty_options must be a dict, got {type(options).__name__}")
+    if penalty == "gan":
+        if options:
+            raise ValueError(f"penalty 'gan' takes no penalty_options, got {sorted(options)}")
+        return {}
+    _v.choice(penalty, "penalty", tuple(LATENT_PENALTIES) + ("gan",))
+    accepted = penalty_parameters(penalty)
+    unknown = set(options) - accepted
+    if unknown:
+        raise ValueError(f"unknown options {sorted(unknown)} for penalty {penalty!r}; it accepts {sorted(accepted)}")
+    return dict(options)
+
+
 def _check_logits(x, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
-    if x.ndim not in (1, 2) or (x.ndim == 2 and x.shape[1] != 1):
+    _v.tensor(x, name, ndim=(1, 2))
+    if x.ndim == 2 and x.shape[1] != 1:
         raise ValueError(f"{name} must be discriminator logits of shape (n,) or (n, 1), got {tuple(x.shape)}")
     return x
 
@@ -167,13 +227,11 @@ def kl_gaussian(mu: torch.Tensor, logvar: torch.Tensor, sigma_z: float = 1.0) ->
     KL = ½ Σ_i [ (e^{logvar_i} + μ_i²)/σ_z² − 1 − logvar_i + log σ_z² ].
     Returns a tensor of shape (n,); the VAE averages it over the minibatch.
     """
-    mu = _check_codes(mu, "mu")
-    logvar = _check_codes(logvar, "logvar")
+    mu = _v.codes(mu, "mu")
+    logvar = _v.codes(logvar, "logvar")
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-    if not sigma_z > 0:
-        raise ValueError(f"sigma_z must be positive, got {sigma_z!r}")
-    s2 = float(sigma_z) ** 2
+    s2 = _v.number(sigma_z, "sigma_z", positive=True) ** 2
     return 0.5 * ((logvar.exp() + mu * mu) / s2 - 1.0 - logvar + math.log(s2)).sum(1)
 
 
@@ -185,15 +243,14 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, eps: torch.
     here). The gradient is taken with ``create_graph=True`` so the penalty can
     be back-propagated into the critic. Returned without the weight λ_gp.
     """
-    for name, t in (("real", real), ("fake", fake)):
-        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
-            raise TypeError(f"{name} must be a floating torch tensor, got {type(t).__name__}")
+    _v.tensor(real, "real")
+    _v.tensor(fake, "fake")
     if real.shape != fake.shape:
         raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
     n = real.shape[0]
     if eps is None:
         eps = torch.rand(n, device=real.device, dtype=real.dtype)
-    elif eps.shape != (n,):
+    elif _v.tensor(eps, "eps").shape != (n,):
         raise ValueError(f"eps must have shape ({n},), got {tuple(eps.shape)}")
     eps = eps.view(n, *([1] * (real.ndim - 1)))
     x_hat = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)

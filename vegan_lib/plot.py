@@ -9,9 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from . import _checks
+from . import _validation as _v
+from .runtime import eval_mode
 
-__all__ = ["points", "coupling", "image_grid", "curves"]
+__all__ = ["points", "coupling", "image_grid", "curves", "sample_grid", "reconstruction_grid"]
 
 
 def _ax(ax):
@@ -28,7 +29,7 @@ def _np(x, name):
 
 def points(x, ax=None, label=None, title=None, s=8, alpha=0.6, **kw):
     """Scatter a 2-D point cloud (n, 2) (Chapter 1)."""
-    x = _checks.points(x, "x")
+    x = _v.points(x, "x")
     if x.shape[1] != 2:
         raise ValueError(f"x must be 2-D points of shape (n, 2), got {x.shape}")
     ax = _ax(ax)
@@ -45,9 +46,9 @@ def points(x, ax=None, label=None, title=None, s=8, alpha=0.6, **kw):
 
 def coupling(x, y, plan, ax=None, title=None, labels=("source", "target"), threshold=1e-8):
     """Draw a coupling between 2-D point sets: a segment per pair, opacity ∝ mass (Chapter 1)."""
-    x = _checks.points(x, "x")
-    y = _checks.points(y, "y")
-    plan = _checks.to_numpy64(plan, "plan", ndim=2)
+    x = _v.points(x, "x")
+    y = _v.points(y, "y")
+    plan = _v.to_numpy64(plan, "plan", ndim=2)
     if plan.shape != (x.shape[0], y.shape[0]):
         raise ValueError(f"plan must have shape ({x.shape[0]}, {y.shape[0]}), got {plan.shape}")
     if x.shape[1] == 1:
@@ -119,3 +120,38 @@ def curves(series: dict, ax=None, xlabel="step", ylabel="value", title=None, log
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     return ax
+
+
+def sample_grid(recipe, n: int = 50, nrow: int = 10, seed: int = 0, ax=None, title=None):
+    """Model samples G(z), z ~ P_Z, as an image grid (Chapters 3-7).
+
+    Drawn in evaluation mode (:func:`vegan_lib.runtime.eval_mode`) from a generator seeded
+    with ``seed`` (the global RNG is untouched), so the same seed shows the same latent points
+    for every model of a chapter. Returns the axes.
+    """
+    n = _v.integer(n, "n")
+    gen = torch.Generator().manual_seed(_v.seed(seed))
+    with eval_mode(recipe):
+        samples = recipe.sample(n, generator=gen)
+    return image_grid(samples, nrow=nrow, ax=ax, title=title)
+
+
+def reconstruction_grid(recipe, x, nrow: int = 10, ax=None, title=None):
+    """Images and their reconstructions G(Q(x)) in alternating rows (Chapters 3-7).
+
+    ``x`` (n, 1, H, W): row 1 shows the first ``nrow`` images, row 2 their reconstructions, and
+    so on. Computed in evaluation mode. Returns the axes.
+    """
+    x = _v.images(x, "x")
+    nrow = _v.integer(nrow, "nrow")
+    device = next(recipe.parameters()).device
+    with eval_mode(recipe):
+        recon = recipe.reconstruct(x.to(device)).cpu()
+    rows = []
+    for i in range(0, x.shape[0], nrow):
+        rows += [x[i:i + nrow].cpu(), recon[i:i + nrow]]
+    width = min(nrow, x.shape[0])
+    if x.shape[0] % width:  # pad the last pair of rows with blank images
+        pad = width - x.shape[0] % width
+        rows = [torch.cat([r, torch.zeros(pad, *r.shape[1:])]) if r.shape[0] < width else r for r in rows]
+    return image_grid(torch.cat(rows), nrow=width, ax=ax, title=title)

@@ -1,10 +1,11 @@
-"""Runtime helpers shared by every chapter: quick mode, device choice, seeding.
+"""Runtime helpers shared by every chapter: quick mode, device choice, seeding, evaluation mode.
 
 Introduced in Chapter 1 (the "resolve" cell of the chapter template) and used by
 all later chapters.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import platform
@@ -13,7 +14,9 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["quick_mode", "get_device", "set_seed", "describe_device", "show_source"]
+from . import _validation as _v
+
+__all__ = ["quick_mode", "get_device", "set_seed", "describe_device", "show_source", "eval_mode"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -26,8 +29,7 @@ def quick_mode(quick: bool = False) -> bool:
     ``VEGAN_QUICK`` is set to ``1`` (what the test suite does), so CI can run
     every chapter on a 2-core CPU without editing the notebooks.
     """
-    if not isinstance(quick, (bool, np.bool_)):
-        raise TypeError(f"quick must be a bool, got {type(quick).__name__} ({quick!r})")
+    _v.boolean(quick, "quick")
     env = os.environ.get("VEGAN_QUICK", "").strip().lower()
     if env not in _TRUE | _FALSE:
         raise ValueError(f"VEGAN_QUICK must be 0 or 1, got {env!r}")
@@ -63,11 +65,7 @@ def set_seed(seed: int) -> np.random.Generator:
     Chapter 1, template step 4: every chapter calls it once in its resolve cell,
     so a run is reproducible from its ``SEED`` parameter.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__} ({seed!r})")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
-    seed = int(seed)
+    seed = _v.seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -92,3 +90,26 @@ def show_source(obj) -> None:
     except (TypeError, OSError) as exc:
         raise TypeError(f"cannot show the source of {obj!r}: {exc}") from None
     print(source.rstrip())
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: torch.nn.Module):
+    """Evaluate modules: eval mode (batch norm uses its running statistics) and ``torch.no_grad()``
+    inside the block, each module's former train/eval mode restored after it (Chapter 3 onwards).
+
+    ``with vl.eval_mode(model): x_hat = model.reconstruct(x)`` replaces the error-prone
+    ``model.eval(); with torch.no_grad(): ...; model.train()``.
+    """
+    if not modules:
+        raise TypeError("eval_mode needs at least one torch module")
+    for i, m in enumerate(modules):
+        _v.module(m, f"modules[{i}]")
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        with torch.no_grad():
+            yield modules[0] if len(modules) == 1 else modules
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)

@@ -140,7 +140,9 @@ def run(notebook, grid: dict, output_dir="_build/sweeps", fixed: dict | None = N
     notebook = Path(notebook)
     if not notebook.is_file():
         raise FileNotFoundError(f"notebook {notebook} does not exist")
-    if not isinstance(grid, dict) or not grid:
+    if not isinstance(grid, dict):
+        raise TypeError(f"grid must be a dict {{PARAMETER: [values, ...]}}, got {type(grid).__name__}")
+    if not grid:
         raise ValueError("grid must be a non-empty dict {PARAMETER: [values, ...]}")
     fixed = dict(fixed or {})
     known = papermill.inspect_notebook(str(notebook))
@@ -149,7 +151,9 @@ def run(notebook, grid: dict, output_dir="_build/sweeps", fixed: dict | None = N
             raise ValueError(f"unknown parameter {name!r} for {notebook.name}; its parameters are: "
                              f"{', '.join(known)}")
     for name, values in grid.items():
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or len(list(values)) == 0:
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise TypeError(f"grid[{name!r}] must be a list of values, got {values!r}")
+        if len(list(values)) == 0:
             raise ValueError(f"grid[{name!r}] must be a non-empty list of values, got {values!r}")
     overlap = set(grid) & set(fixed)
     if overlap:
