@@ -126,3 +126,23 @@ def test_public_api_only_and_gpu_metadata(chapter):
     trains = "vl.train." in code
     assert (nb.metadata.get("accelerator") == "GPU") == trains, \
         f"{path.name}: chapters that train (and only those) carry accelerator: GPU"
+
+
+# What the library offers, a chapter must not write again (vl.eval_mode, ImageSet.subset, the trainer's step,
+# evaluation at step 0, OptimizerSpec options); and no chapter uses a deprecated name.
+_HAND_WRITTEN = {
+    r"\.eval\(\)": "model.eval(): use `with vl.eval_mode(model):`",
+    r"torch\.no_grad\(\)": "torch.no_grad(): use `with vl.eval_mode(model):`",
+    r"\.backward\(|\.step\(\)|zero_grad\(": "a hand-written optimisation step: the trainer owns it (vl.train)",
+    r"torch\.optim\.": "a hand-built optimizer: use recipe.make_optimizers({...}) (OptimizerSpec options)",
+    r"randperm\(len\(": "a hand-drawn held-out subset: use ImageSet.subset(n, seed)",
+    r"vl\.models\.|vegan_lib\.models": "the deprecated vl.models: use vl.networks, vl.recipes, vl.cookbook",
+    r"(?<!vl\.train\.)train_step\(": "Recipe.train_step is deprecated: vl.train.train_step",
+}
+
+
+def test_chapters_use_the_library_not_hand_written_copies(chapter):
+    path, nb = chapter
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    found = [why for pattern, why in _HAND_WRITTEN.items() if re.search(pattern, code)]
+    assert not found, f"{path.name}: " + "; ".join(found)

@@ -814,3 +814,34 @@ def test_train_step_input_errors(x, exc):
     wae = _make("WAE-MMD")
     with pytest.raises(exc, match="x"):
         train.train_step(wae, x, wae.make_optimizers())
+
+
+def test_deprecated_recipe_train_step_forwards_to_the_trainers_step():
+    a, b = _make("WAE-MMD"), _make("WAE-MMD")
+    x = _data(8)
+    torch.manual_seed(0)
+    with pytest.warns(DeprecationWarning, match="vegan_lib.train.train_step"):
+        old = a.train_step(x, a.make_optimizers())
+    torch.manual_seed(0)
+    new = train.train_step(b, x, b.make_optimizers())
+    assert old.keys() == new.keys() and all(torch.equal(old[k], new[k]) for k in old)
+
+
+def test_wgan_critic_only_against_fixed_codes():
+    gen = networks.MLPDecoder(2, (2,), hidden=())
+    critic = networks.mlp(2, 1, (8,))
+    codes = torch.randn(6, 2, generator=torch.Generator().manual_seed(0))
+    wgan = recipes.WGAN(gen, critic, mode="clip", n_critic=1, train_generator=False, codes=codes)
+    assert [p.name for p in wgan.phases()] == ["critic"] and set(wgan.optimizer_specs()) == {"critic"}
+    before = [p.detach().clone() for p in gen.parameters()]
+    torch.manual_seed(1)
+    out = train.train_step(wgan, _data(8), wgan.make_optimizers())
+    assert set(out) == {"critic_loss", "w1"}
+    assert all(torch.equal(a, b) for a, b in zip(before, gen.parameters()))  # the generator is frozen
+    z = wgan._z(50, {})
+    assert all(any(torch.equal(row, c) for c in codes) for row in z)  # draws of the fixed codes
+    assert torch.equal(wgan.state_dict()["codes"], codes)
+    with pytest.raises(ValueError, match=r"codes must have shape \(m, 2\)"):
+        recipes.WGAN(gen, critic, codes=torch.randn(4, 3))
+    with pytest.raises(TypeError, match="train_generator must be a bool"):
+        recipes.WGAN(gen, critic, train_generator=0)

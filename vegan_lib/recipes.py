@@ -181,6 +181,16 @@ class Recipe(nn.Module):
             out.update({k: v for k, v in terms.items() if k != "loss"})
         return out
 
+    def train_step(self, x: torch.Tensor, optimizers: dict) -> dict[str, torch.Tensor]:
+        """Deprecated: the trainer owns the step; use :func:`vegan_lib.train.train_step`."""
+        import warnings
+
+        from .train import train_step
+
+        warnings.warn("Recipe.train_step is deprecated; use vegan_lib.train.train_step(recipe, x, optimizers)",
+                      DeprecationWarning, stacklevel=2)
+        return train_step(self, x, optimizers)
+
     def make_optimizers(self, overrides: dict | None = None) -> dict[str, torch.optim.Optimizer]:
         """Build the recipe's optimizers, e.g. ``make_optimizers({"ae": {"lr": 1e-4, "eps": 1e-12}})``."""
         specs = self.optimizer_specs()
@@ -474,6 +484,11 @@ class WGAN(Recipe):
     gp_weight·E(‖∇f(x̂)‖ − 1)² (term ``gp``, :func:`vegan_lib.penalties.gradient_penalty`), Adam lr
     1e-4, β = (0.5, 0.9) (Gulrajani et al. 2017's code). Phase ``gen`` (reusing the last
     minibatch's size): the generator minimises −E f(G(Z)).
+
+    ``train_generator=False`` keeps only the critic phase (and optimizer): a neural estimate of W1
+    between the data and a fixed model (Chapter 6, §6.4). ``codes`` (m, d_z): latent points that
+    replace the prior, drawn uniformly with replacement, so that P_G is the fixed sample
+    G(codes) rather than G#N(0, σ_z² I).
     """
 
     name = "WGAN"
@@ -481,7 +496,7 @@ class WGAN(Recipe):
 
     def __init__(self, generator: Decoder, critic: nn.Module, *, mode: str = "gp", n_critic: int = 5,
                  clip: float = 0.01, gp_weight: float = 10.0, sigma_z: float = 1.0, lr: float | None = None,
-                 betas=None):
+                 betas=None, train_generator: bool = True, codes: torch.Tensor | None = None):
         _v.module(generator, "generator", Decoder, "vegan_lib.networks.Decoder")
         if generator.kind != "deterministic":
             raise ValueError(f"WGAN needs a deterministic generator, got kind {generator.kind!r}")
@@ -498,6 +513,12 @@ class WGAN(Recipe):
         self.betas = tuple(betas) if betas is not None else (0.5, 0.9)
         self.generator, self.critic = generator, critic
         self.name = "WGAN-clip" if mode == "clip" else "WGAN-GP"
+        self.train_generator = _v.boolean(train_generator, "train_generator")
+        if codes is not None:
+            _v.codes(codes, "codes")
+            if codes.shape[1] != z_dim:
+                raise ValueError(f"codes must have shape (m, {z_dim}) (the generator's z_dim), got {tuple(codes.shape)}")
+        self.register_buffer("codes", None if codes is None else codes.detach().clone())
 
     @property
     def x_shape(self):
@@ -505,13 +526,15 @@ class WGAN(Recipe):
 
     def optimizer_specs(self):
         algo = "rmsprop" if self.mode == "clip" else "adam"
-        return {"critic": OptimizerSpec(list(self.critic.parameters()), algo, self.lr, self.betas),
-                "gen": OptimizerSpec(list(self.generator.parameters()), algo, self.lr, self.betas)}
+        specs = {"critic": OptimizerSpec(list(self.critic.parameters()), algo, self.lr, self.betas)}
+        if self.train_generator:
+            specs["gen"] = OptimizerSpec(list(self.generator.parameters()), algo, self.lr, self.betas)
+        return specs
 
     def phases(self):
         hook = self.clip_critic if self.mode == "clip" else None
-        return [Phase("critic", "critic", self.critic_loss, repeats=self.n_critic, post_step=hook),
-                Phase("gen", "gen", self._gen_loss, new_batch=False)]
+        critic = Phase("critic", "critic", self.critic_loss, repeats=self.n_critic, post_step=hook)
+        return [critic, Phase("gen", "gen", self._gen_loss, new_batch=False)] if self.train_generator else [critic]
 
     def compile_targets(self):
         # torch.compile has no double backward, which the gradient penalty needs
@@ -528,15 +551,20 @@ class WGAN(Recipe):
 
     def _z(self, n, ctx):
         z = ctx.get("z")
-        if z is None:
+        if z is None and self.codes is not None:  # draws, with replacement, of the fixed codes
+            m = self.codes.shape[0]
+            u = _dist.rand((n,), device=self.codes.device, dtype=torch.float64)
+            z = self.codes[(u * m).long().clamp_(max=m - 1)]
+        elif z is None:
             device, dtype = self._device_dtype()
             z = _dist.randn((n, self.z_dim), device=device, dtype=dtype) * self.sigma_z
         return z
 
     def critic_loss(self, x: torch.Tensor, ctx: dict | None = None) -> dict:
         """The critic's loss dictionary on a real batch ``x`` (Chapter 6, eq. (WGAN)): ``loss`` =
-        −w1 (+ gp_weight·gp), ``w1`` = E f(x) − E f(G(z)), ``gp`` in mode ``"gp"``. The critic step
-        of Chapter 6 is this loss, its backward and step, then :meth:`clip_critic` in mode ``"clip"``."""
+        −w1 (+ gp_weight·gp), ``w1`` = E f(x) − E f(G(z)), ``gp`` in mode ``"gp"``; the loss of
+        the ``critic`` phase, after whose optimizer step the trainer runs :meth:`clip_critic` in
+        mode ``"clip"``."""
         ctx = {} if ctx is None else ctx
         with torch.no_grad():
             fake = self.generator(self._z(x.shape[0], ctx))

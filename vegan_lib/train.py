@@ -162,7 +162,7 @@ class Trainer:
         if self.batch_size % self.world_size:
             raise ValueError(f"batch_size ({self.batch_size}) must be divisible by the number of processes "
                              f"({self.world_size}): each process trains on an equal shard")
-        self._n_phases = len(recipe.phases())
+        self._phases = recipe.phases()
         bps = recipe.batches_per_step
         self._chunk = self.batch_size * bps
         n = self.data.shape[0]
@@ -219,7 +219,7 @@ class Trainer:
 
             self.model = DistributedDataParallel(
                 recipe, device_ids=[self.device] if self.device.type == "cuda" else None,
-                find_unused_parameters=self._n_phases > 1)
+                find_unused_parameters=len(self._phases) > 1)
 
         # run state
         self.step = 0
@@ -300,9 +300,10 @@ class Trainer:
 
     def _train_step(self, x: torch.Tensor) -> torch.Tensor:
         """One training step on this process's rows; the logged values stacked on the device."""
-        out = train_step(self.recipe, x, self.optimizers, batch_size=self.batch_size // self.world_size,
-                         grad_clip=self._clip_params, bf16=self.bf16, model=self.model)
-        if self._names is None:
+        first = self._names is None
+        out = _run_phases(self.model, self.recipe, self._phases, x.split(self.batch_size // self.world_size),
+                          self.optimizers, self._clip_params, self.bf16, check=first)
+        if first:
             clash = set(out) & set(_RESERVED)
             if clash:
                 raise ValueError(f"the phases of {type(self.recipe).__name__} log reserved names {sorted(clash)}")
@@ -498,34 +499,40 @@ def train_step(recipe: Recipe, x: torch.Tensor, optimizers: Mapping[str, torch.o
     """
     _v.module(recipe, "recipe", Recipe, "vegan_lib.recipes.Recipe")
     _v.batch(x, recipe.x_shape)
-    model = recipe if model is None else model
-    bps = recipe.batches_per_step
+    phases = recipe.phases()
+    bps = sum(p.repeats for p in phases if p.new_batch) or 1
     n = x.shape[0] // bps if batch_size is None else _v.integer(batch_size, "batch_size")
     if n < 1 or x.shape[0] != n * bps:
         raise ValueError(f"x must stack batches_per_step = {bps} minibatches of batch_size rows "
                          f"({'batch_size = ' + str(batch_size) if batch_size else 'equal sizes'}), "
                          f"got {x.shape[0]} rows")
-    pieces = x.split(n)
+    clip = {}
+    for group, value in (grad_clip or {}).items():
+        clip[group] = value if isinstance(value, tuple) else (
+            value, [p for g in optimizers[group].param_groups for p in g["params"]])
+    return _run_phases(recipe if model is None else model, recipe, phases, x.split(n), optimizers, clip, bf16, True)
+
+
+def _run_phases(model, recipe, phases, pieces, optimizers, clip, bf16: bool, check: bool) -> dict:
+    """The body of :func:`train_step` on validated inputs (the trainer calls it with cached phases)."""
     ctx: dict = {}
     k, xb, logged = 0, pieces[0], {}
-    device_type = x.device.type
-    for phase in recipe.phases():
+    device_type = xb.device.type
+    for phase in phases:
         opt = optimizers[phase.optimizer]
-        clip = (grad_clip or {}).get(phase.optimizer)
-        if clip is not None and not isinstance(clip, tuple):
-            clip = (clip, [p for g in opt.param_groups for p in g["params"]])
+        max_norm = clip.get(phase.optimizer)
         acc = None
         for _ in range(phase.repeats):
             if phase.new_batch:
                 xb, k = pieces[k], k + 1
             with torch.autocast(device_type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
                 out = model(phase.name, xb, ctx)
-            if acc is None:
+            if check and acc is None:
                 _check_phase_output(recipe, phase, out)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
-            if clip is not None:
-                torch.nn.utils.clip_grad_norm_(clip[1], clip[0])
+            if max_norm is not None:
+                torch.nn.utils.clip_grad_norm_(max_norm[1], max_norm[0])
             opt.step()
             if phase.post_step is not None:
                 phase.post_step()
@@ -537,9 +544,8 @@ def train_step(recipe: Recipe, x: torch.Tensor, optimizers: Mapping[str, torch.o
                     acc[name] = acc[name] + v.detach().float()
         if phase.repeats > 1:
             acc = {key: v / phase.repeats for key, v in acc.items()}
-        clash = set(acc) & set(logged)
-        if clash:
-            raise ValueError(f"the phases of {type(recipe).__name__} log the same name(s) {sorted(clash)}")
+        if check and set(acc) & set(logged):
+            raise ValueError(f"the phases of {type(recipe).__name__} log the same name(s) {sorted(set(acc) & set(logged))}")
         logged.update(acc)
     return logged
 
