@@ -25,7 +25,8 @@ pytest.importorskip("jupyter_book", reason="the book extra is not installed (pip
 ROOT = Path(__file__).resolve().parents[1]
 
 #: The public modules, in the order of the page (the order in which the book introduces them).
-MODULES = ["costs", "ot", "penalties", "networks", "recipes", "cookbook", "train", "distributed",
+MODULES = ["costs", "ot", "penalties", "networks", "recipes", "cookbook", "train", "protocol", "reference",
+           "baselines", "distributed",
            "metrics", "classifier", "data", "plot", "runtime", "sweep"]
 
 

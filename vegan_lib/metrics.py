@@ -20,7 +20,7 @@ from . import penalties
 from . import classifier as _classifier
 from .costs import check_cost, paired_cost
 from .recipes import Recipe
-from .runtime import eval_mode
+from .runtime import eval_mode, module_device
 
 __all__ = [
     "reconstruction_error",
@@ -50,7 +50,7 @@ def reconstruction_error(recipe: Recipe, x: torch.Tensor, cost: str = "sqeuclide
     if x.shape[0] == 0:
         raise ValueError("x is empty")
     batch_size = _v.integer(batch_size, "batch_size")
-    device = next(recipe.parameters()).device
+    device = module_device(recipe)
     total = torch.zeros((), dtype=torch.float64, device=device)
     with eval_mode(recipe):
         for chunk in x.split(batch_size):

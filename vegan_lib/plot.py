@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from . import _validation as _v
-from .runtime import eval_mode
+from .runtime import eval_mode, module_device
 
 __all__ = ["points", "coupling", "image_grid", "curves", "sample_grid", "reconstruction_grid"]
 
@@ -144,7 +144,7 @@ def reconstruction_grid(recipe, x, nrow: int = 10, ax=None, title=None):
     """
     x = _v.images(x, "x")
     nrow = _v.integer(nrow, "nrow")
-    device = next(recipe.parameters()).device
+    device = module_device(recipe)
     with eval_mode(recipe):
         recon = recipe.reconstruct(x.to(device)).cpu()
     rows = []

@@ -16,7 +16,7 @@ import torch
 
 from . import _validation as _v
 
-__all__ = ["quick_mode", "get_device", "set_seed", "describe_device", "show_source", "eval_mode"]
+__all__ = ["quick_mode", "get_device", "set_seed", "describe_device", "show_source", "eval_mode", "module_device"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -113,3 +113,11 @@ def eval_mode(*modules: torch.nn.Module):
     finally:
         for m, mode in zip(modules, modes):
             m.train(mode)
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """The device of a module's first parameter, or of its first buffer when it has no parameter
+    (e.g. :class:`vegan_lib.baselines.MeanImage`); the CPU for an empty module."""
+    for t in (*module.parameters(), *module.buffers()):
+        return t.device
+    return torch.device("cpu")
