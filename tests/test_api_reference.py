@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: The public modules, in the order of the page (the order in which the book introduces them).
 MODULES = ["costs", "ot", "penalties", "networks", "recipes", "cookbook", "train", "protocol", "reference",
-           "baselines", "distributed",
+           "baselines", "checks", "distributed",
            "metrics", "classifier", "data", "plot", "runtime", "sweep"]
 
 

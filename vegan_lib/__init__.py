@@ -14,6 +14,7 @@ Auto-Encoders" (Tolstikhin et al., 2018), one concept per module:
 - :mod:`vegan_lib.protocol`: the experiment protocol, every recipe's settings as data, profiles quick/cpu/gpu
 - :mod:`vegan_lib.reference`: reference runs of the protocol, trained once and cached (Chapters 3-7)
 - :mod:`vegan_lib.baselines`: the mean-image predictor, the trivial model every training claim must beat
+- :mod:`vegan_lib.checks`: the chapters' training checks as functions (Chapters 5, 7)
 - :mod:`vegan_lib.distributed`: multi-process training under torchrun
 - :mod:`vegan_lib.metrics`: reconstruction, sharpness, MMD to the prior, W2, Fréchet distance (Chapters 3, 5, 7)
 - :mod:`vegan_lib.classifier`: the MNIST feature classifier of the Fréchet distance (Chapters 5, 7)
@@ -31,12 +32,12 @@ The runtime helpers are re-exported at the top level.
 """
 from . import costs, data, ot, plot, runtime, sweep
 from . import penalties, networks, recipes, cookbook, distributed, train, classifier, metrics
-from . import baselines, protocol, reference
+from . import baselines, checks, protocol, reference
 from . import models  # deprecated alias module
 from .runtime import describe_device, eval_mode, get_device, quick_mode, set_seed, show_source
 
 __version__ = "0.2.0"
 
 __all__ = ["costs", "data", "ot", "plot", "runtime", "sweep", "penalties", "networks", "recipes", "cookbook",
-           "distributed", "train", "classifier", "metrics", "baselines", "protocol", "reference", "describe_device", "eval_mode", "get_device",
+           "distributed", "train", "classifier", "metrics", "baselines", "checks", "protocol", "reference", "describe_device", "eval_mode", "get_device",
            "quick_mode", "set_seed", "show_source", "__version__"]
