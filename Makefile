@@ -20,11 +20,12 @@ NOTEBOOKS := $(wildcard book/*.ipynb)
 NB_TIMEOUT ?= 900
 BOOK_FLAGS := --all -W --keep-going
 
-.PHONY: help setup test test-unit test-notebooks test-book test-browser book bench browser-deps clean
+.PHONY: help setup test test-full test-unit test-notebooks test-book test-browser book bench browser-deps clean
 
 help:
 	@echo "make book   build the HTML book into _build/html (chapters executed in full mode)"
 	@echo "make test   unit tests, every chapter under nbval in quick mode, hygiene, book build"
+	@echo "make test-full  every chapter under nbval in full mode (the cpu profile; not part of CI)"
 	@echo "make bench  benchmarks, results written under bench/results/"
 	@echo "make setup  only create/update the environment ($(PY))"
 	@echo "make browser-deps  install Chromium for the browser test of the rendered book"
@@ -52,6 +53,11 @@ test-unit:
 
 test-notebooks:
 	VEGAN_QUICK=1 VEGAN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest --nbval-lax --nbval-current-env \
+	  --nbval-cell-timeout=$(NB_TIMEOUT) -n 2 --dist loadscope -q book/
+
+# The full-mode claims: every chapter under nbval in full mode, two chapters at a time (~10 min on 2 cores).
+test-full: setup
+	VEGAN_QUICK=0 VEGAN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=$(NB_TIMEOUT) -n 2 --dist loadscope -q book/
 
 # Execute the chapters into a build folder's jupyter-cache, as many at a time as there are
