@@ -52,3 +52,19 @@ def test_a_vae_as_good_as_the_waes_fails_the_ordering(sets):
         checks.generative_story({"VAE": {"sharpness": 1.0}}, mean_metrics)
     with pytest.raises(TypeError, match="fd_margin"):
         checks.generative_story(same, mean_metrics, fd_margin="0.8")
+
+
+def test_beats_mean_image_and_latent_penalty_fail_for_trivial_models(sets):
+    metrics, mean_metrics, real = sets
+    mean_metrics = {**mean_metrics, "recon": 52.0, "MMD": 0.6}
+    good = {"WAE-MMD": {"FD": 60.0, "recon": 10.0}}
+    assert all(c.passed for c in checks.beats_mean_image(good, mean_metrics, keys=("FD", "recon")))
+    assert not any(c.passed for c in checks.beats_mean_image({"mean": mean_metrics}, mean_metrics,
+                                                             keys=("FD", "recon")))
+    with pytest.raises(ValueError, match="factor must be below 1"):
+        checks.beats_mean_image(good, mean_metrics, factor=1.0)
+    wae, lam0 = {"MMD": 0.005, "FD": 60.0}, {"MMD": 0.4, "FD": 500.0}
+    assert all(c.passed for c in checks.latent_penalty_matches_prior(wae, lam0))
+    # the λ = 0 model in place of the WAE, or the mean image (all codes at 0), fails
+    assert not any(c.passed for c in checks.latent_penalty_matches_prior(lam0, lam0))
+    assert not all(c.passed for c in checks.latent_penalty_matches_prior(mean_metrics, lam0))

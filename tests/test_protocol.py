@@ -110,3 +110,67 @@ def test_library_hash_is_stable_and_errors():
         reference.reference_run("VAE", 0, "quick", data=torch.zeros(4, 1, 28, 28))
     with pytest.raises(ValueError, match="recipe must be one of"):
         reference.reference_run("GAN", 0, "quick", data=vl.data.load_mnist("embedded", "test"))
+
+
+def test_protocol_table_has_one_row_per_recipe():
+    rows = protocol.table("cpu")
+    assert [r["recipe"] for r in rows] == list(protocol.RECIPES)
+    by = {r["recipe"]: r for r in rows}
+    assert by["WAE-MMD"]["latent penalty"] == "mmd, λ = 10" and by["WAE-GAN"]["adversary"] == "4 × 256"
+    assert by["WAE-GAN"]["cost"] == "0.05·‖x − y‖²" and by["VAE"]["steps"] == 3000
+    assert protocol.LAMBDA_ZERO in protocol.REFERENCE_RUNS
+    assert {r for r, _ in protocol.REFERENCE_RUNS} <= set(protocol.RECIPES)
+
+
+@pytest.fixture(scope="module")
+def judged():
+    test = vl.data.load_mnist("embedded", "test").subset(300, seed=0)
+    clf, _ = vl.classifier.mnist_classifier()
+    return vl.data.load_mnist("embedded", "train"), test.images, clf
+
+
+def test_evaluate_is_the_one_protocol_and_baselines_use_it(judged):
+    train, held_out, clf = judged
+    m = protocol.build("WAE-MMD", "quick", seed=0)
+    state = torch.get_rng_state()
+    a = vl.metrics.evaluate(m, held_out, clf, seed=0, n_w2=100)
+    assert torch.equal(state, torch.get_rng_state())
+    assert a == vl.metrics.evaluate(m, held_out, clf, seed=0, n_w2=100)  # fixed prior draws
+    assert set(a) == {"FD", "W2", "sharpness", "recon", "MMD"} and all(v == v for v in a.values())
+    w = vl.metrics.evaluate(protocol.build("WGAN-GP", "quick"), held_out, clf, n_w2=100)
+    assert w["recon"] != w["recon"] and w["MMD"] != w["MMD"]  # NaN: a WGAN has no encoder
+    base = baselines.baseline_metrics(train, held_out, clf, n_w2=100)
+    real, mean = base["real data"], base["mean image"]
+    assert real["FD"] < 0.05 * mean["FD"] and real["sharpness"] > 10 * mean["sharpness"] and real["recon"] == 0.0
+    assert mean["recon"] == pytest.approx(vl.metrics.reconstruction_error(baselines.MeanImage(train.images), held_out))
+    with pytest.raises(TypeError, match="train must be"):
+        baselines.baseline_metrics(held_out, held_out)
+    with pytest.raises(TypeError, match="recipe must be"):
+        vl.metrics.evaluate(torch.nn.Linear(2, 2), held_out)
+
+
+def test_evaluate_run_is_cached_next_to_the_run(tmp_path, judged):
+    train, held_out, clf = judged
+    t = reference.reference_run("VAE", 0, "quick", data=train.subset(300, seed=2), device="cpu", cache_dir=tmp_path,
+                                progress=False)
+    first = reference.evaluate_run(t, held_out, clf, n_w2=50)
+    assert (t.folder / "evaluation.json").exists() and first["seconds"] == t.info["seconds"]
+    assert reference.evaluate_run(t, held_out, clf, n_w2=50) == first
+    assert len(json.loads((t.folder / "evaluation.json").read_text())) == 1
+    reference.evaluate_run(t, held_out[:200], clf, n_w2=50)  # other held-out images: another entry
+    assert len(json.loads((t.folder / "evaluation.json").read_text())) == 2
+    with pytest.raises(TypeError, match="reference_run"):
+        reference.evaluate_run(vl.train.Trainer(protocol.build("VAE", "quick"), train, steps=1), held_out)
+
+
+def test_train_all_trains_every_run_once_in_worker_processes(tmp_path):
+    runs = [("WAE-MMD", 0, {}), ("WAE-MMD", 0, {"lam": 0.0})]
+    out = reference.train_all("quick", jobs_list=runs, device="cpu", cache_dir=tmp_path, jobs=2)
+    assert [(r["recipe"], r["seed"], r["overrides"]) for r in out] == runs and not any(r["cached"] for r in out)
+    again = reference.train_all("quick", jobs_list=runs[:1], device="cpu", cache_dir=tmp_path, jobs=1)
+    assert again[0]["cached"] and again[0]["folder"] == out[0]["folder"]
+    with pytest.raises(TypeError, match="triples"):
+        reference.train_all("quick", jobs_list=[("VAE", 0.0)], cache_dir=tmp_path)
+    jobs = protocol.reference_jobs("cpu")
+    assert len(jobs) == 3 * len(protocol.REFERENCE_RUNS) + len(protocol.FIRST_SEED_RUNS)
+    assert ("WAE-MMD", 0, {"z_dim": 64}) in jobs and ("WAE-MMD", 1, {"z_dim": 64}) not in jobs

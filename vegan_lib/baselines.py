@@ -5,16 +5,19 @@ trivial model of MNIST: every reconstruction and every sample is the mean traini
 a :class:`~vegan_lib.recipes.Recipe` without trainable parameters, so every metric of
 :mod:`vegan_lib.metrics` and every chapter check accepts it. The other baselines are data
 (held-out real images) and the protocol's recipes with λ = 0
-(``vegan_lib.protocol.build(name, lam=0.0)``).
+(``vegan_lib.protocol.build(name, lam=0.0)``). :func:`baseline_metrics` evaluates the first two
+with the book's evaluation protocol: the rows every training chapter's table starts with.
 """
 from __future__ import annotations
 
 import torch
 
 from . import _validation as _v
+from . import metrics as _metrics
+from .data import ImageSet
 from .recipes import Recipe
 
-__all__ = ["MeanImage"]
+__all__ = ["MeanImage", "baseline_metrics"]
 
 
 class MeanImage(Recipe):
@@ -51,3 +54,23 @@ class MeanImage(Recipe):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.mean.expand(z.shape[0], *self.mean.shape).clone()
+
+
+def baseline_metrics(train: ImageSet, held_out: torch.Tensor, classifier=None, *, seed: int = 0,
+                     n_w2: int | None = None) -> dict[str, dict[str, float]]:
+    """The baseline rows of the metrics tables (Chapters 3-7), by the book's evaluation protocol.
+
+    ``"real data"``: ``len(held_out)`` training images drawn at random (``train.subset(n, seed)``)
+    judged as if they were samples (:func:`vegan_lib.metrics.evaluate_samples`): the floor no model
+    can beat by much; its reconstruction error is 0 by definition and its MMD is left undefined.
+    ``"mean image"``: :class:`MeanImage` of the training images, through
+    :func:`vegan_lib.metrics.evaluate`: the trivial model every training claim must exclude.
+    """
+    if not isinstance(train, ImageSet):
+        raise TypeError(f"train must be a vegan_lib.data.ImageSet, got {type(train).__name__}")
+    held_out = _v.images(held_out, "held_out")
+    real = train.subset(held_out.shape[0], seed).images.cpu()
+    mean = MeanImage(train.images.cpu())
+    return {"real data": {**_metrics.evaluate_samples(real, held_out, classifier, n_w2), "recon": 0.0,
+                          "MMD": float("nan")},
+            "mean image": _metrics.evaluate(mean, held_out.cpu(), classifier, seed=seed, n_w2=n_w2)}

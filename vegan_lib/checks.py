@@ -13,7 +13,7 @@ from typing import Iterable, Mapping
 
 from . import _validation as _v
 
-__all__ = ["Check", "require", "generative_story"]
+__all__ = ["Check", "require", "beats_mean_image", "latent_penalty_matches_prior", "generative_story"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,39 @@ def _metric(table, name, key):
     if name not in table or key not in table[name]:
         raise ValueError(f"metrics must hold {key!r} for {name!r}, got {sorted(table.get(name, {}))}")
     return _v.number(table[name][key], f"metrics[{name!r}][{key!r}]")
+
+
+def beats_mean_image(metrics: Mapping[str, Mapping[str, float]], mean_image: Mapping[str, float], *,
+                     keys=("FD",), factor: float = 0.5) -> list[Check]:
+    """Every model is far better than the mean-image predictor (Chapters 3-7).
+
+    For each model of ``metrics`` and each metric of ``keys`` (lower is better: ``"FD"``, ``"recon"``,
+    ``"W2"``): metric < ``factor`` × the mean image's. The mean image fails it by construction
+    (``factor`` < 1), and so does any model no better than it.
+    """
+    factor = _v.number(factor, "factor", positive=True)
+    if factor >= 1:
+        raise ValueError(f"factor must be below 1 (a model equal to the mean image would pass), got {factor}")
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    out = []
+    for key in keys:
+        base = _metric({"mean image": mean_image}, "mean image", key)
+        out += [Check(f"{key}({name}) < {factor:g} × {key}(mean image)", _metric(metrics, name, key), factor * base)
+                for name in metrics]
+    return out
+
+
+def latent_penalty_matches_prior(with_penalty: Mapping[str, float], without: Mapping[str, float], *,
+                                 name: str = "WAE", factor: float = 0.5) -> list[Check]:
+    """The latent penalty does its job (Chapters 3, 4): the codes of the model trained with it are
+    closer to the prior, MMD²(Q_Z, P_Z) < ``factor`` × that of the same auto-encoder trained with
+    λ = 0 (same seed, same initialization, same data order), and its samples are better,
+    FD < FD(λ = 0). ``with_penalty`` and ``without`` hold ``"MMD"`` and ``"FD"``."""
+    factor = _v.number(factor, "factor", positive=True)
+    w, wo = {name: with_penalty}, {"λ = 0": without}
+    return [Check(f"MMD²(Q_Z, P_Z) of {name} < {factor:g} × that of λ = 0", _metric(w, name, "MMD"),
+                  factor * _metric(wo, "λ = 0", "MMD")),
+            Check(f"FD({name}) < FD(λ = 0)", _metric(w, name, "FD"), _metric(wo, "λ = 0", "FD"))]
 
 
 def generative_story(metrics: Mapping[str, Mapping[str, float]], mean_image: Mapping[str, float], *,

@@ -7,6 +7,8 @@
 - :func:`frechet_distance`: Fréchet distance in the feature space of the small MNIST
   classifier of :mod:`vegan_lib.classifier` (Chapters 5, 7); :func:`frechet_gaussian` is
   W2² between the two Gaussian fits, :func:`vegan_lib.ot.gaussian_w2` squared.
+- :func:`evaluate` and :func:`evaluate_samples`: the book's one evaluation protocol, every metric
+  above on the same held-out images and fixed prior draws (Chapters 3-7).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from . import ot as vot
 from . import penalties
 from . import classifier as _classifier
 from .costs import check_cost, paired_cost
-from .recipes import Recipe
+from .recipes import WGAN, Recipe
 from .runtime import eval_mode, module_device
 
 __all__ = [
@@ -30,7 +32,15 @@ __all__ = [
     "w2",
     "frechet_gaussian",
     "frechet_distance",
+    "evaluate_samples",
+    "evaluate",
+    "EVALUATION",
 ]
+
+#: The evaluation protocol of Chapters 3-7: held-out images and samples per model (``n``), samples per
+#: side of the exact W2 (``n_w2``), and the offset of the prior draws' seed (samples of the run with
+#: seed s use ``torch.Generator().manual_seed(sample_seed + s)``).
+EVALUATION = {"n": 1000, "n_w2": 1000, "sample_seed": 10_000}
 
 #: The 3x3 Laplace filter of the WAE code's blurriness measure.
 LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
@@ -151,6 +161,49 @@ def frechet_distance(x: torch.Tensor, y: torch.Tensor, classifier: _classifier.M
         classifier, _ = _classifier.mnist_classifier()
     fx, fy = (_classifier.classifier_features(t, classifier, batch_size).numpy() for t in (x, y))
     return frechet_gaussian(fx.mean(0), np.cov(fx, rowvar=False), fy.mean(0), np.cov(fy, rowvar=False))
+
+
+def evaluate_samples(samples: torch.Tensor, held_out: torch.Tensor,
+                     classifier: _classifier.MNISTClassifier | None = None, n_w2: int | None = None) -> dict:
+    """FD, exact W2 and sharpness of a set of images against held-out images (Chapters 3-7).
+
+    The sample-side half of :func:`evaluate`, for what is not a recipe (real images: the data row of
+    every metrics table). ``n_w2``: images per side of the exact W2 (default: all; an OT problem of
+    that size). Returns ``{"FD", "W2", "sharpness"}`` as floats.
+    """
+    samples, held_out = _v.images(samples, "samples").detach().cpu(), _v.images(held_out, "held_out").detach().cpu()
+    n_w2 = min(samples.shape[0], held_out.shape[0]) if n_w2 is None else _v.integer(n_w2, "n_w2", minimum=2)
+    return {"FD": frechet_distance(samples, held_out, classifier),
+            "W2": w2(samples[:n_w2], held_out[:n_w2]),
+            "sharpness": float(sharpness(samples, "mean"))}
+
+
+def evaluate(recipe: Recipe, held_out: torch.Tensor, classifier: _classifier.MNISTClassifier | None = None, *,
+             seed: int = 0, n_w2: int | None = None) -> dict:
+    """Every metric of one model on held-out images: the book's evaluation protocol (Chapters 3-7).
+
+    ``len(held_out)`` samples are drawn from fixed prior draws (``torch.Generator`` seeded with
+    ``EVALUATION["sample_seed"] + seed``, so the run with seed s is always judged on the same draws) and
+    compared with ``held_out`` by :func:`evaluate_samples` (FD, W2 on ``n_w2`` per side, sharpness).
+    Recipes with an encoder add ``"recon"`` (:func:`reconstruction_error` of ``held_out``, raw squared
+    cost) and ``"MMD"`` (:func:`mmd_to_prior` of the held-out codes); others (the WGAN) get NaN there.
+    Runs in eval mode without gradients; the global RNG is untouched.
+    """
+    _v.module(recipe, "recipe", Recipe, "vegan_lib.recipes.Recipe")
+    held_out = _v.images(held_out, "held_out").detach()
+    seed = _v.seed(seed)
+    gen = torch.Generator().manual_seed(EVALUATION["sample_seed"] + seed)
+    device = module_device(recipe)
+    with eval_mode(recipe):
+        samples = recipe.sample(held_out.shape[0], generator=gen).cpu()
+        out = evaluate_samples(samples, held_out, classifier, n_w2)
+        if not isinstance(recipe, WGAN):
+            out["recon"] = reconstruction_error(recipe, held_out)
+            codes = torch.cat([recipe.encode(c.to(device)) for c in held_out.split(500)])
+            out["MMD"] = mmd_to_prior(codes, recipe.sigma_z, seed=seed)
+        else:
+            out["recon"] = out["MMD"] = float("nan")
+    return out
 
 
 def __getattr__(name: str):

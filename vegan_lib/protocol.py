@@ -26,12 +26,21 @@ from . import _validation as _v
 from .networks import ConvCritic, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, latent_adversary, mlp
 from .recipes import AAE, VAE, WAE, WGAN, Recipe
 
-__all__ = ["PROFILES", "RECIPES", "Settings", "settings", "build", "train_options", "differences"]
+__all__ = ["PROFILES", "RECIPES", "REFERENCE_RUNS", "FIRST_SEED_RUNS", "LAMBDA_ZERO", "reference_jobs", "Settings", "settings", "build", "train_options", "table", "differences",
+           "TOY", "toy_build", "toy_train_options"]
 
 #: The profiles, smallest first.
 PROFILES = ("quick", "cpu", "gpu")
 #: The recipes the protocol configures (the cookbook's rows trained on MNIST).
 RECIPES = ("VAE", "AAE", "WAE-MMD", "WAE-GAN", "SWAE", "WAE-Sinkhorn", "WGAN-GP")
+#: The λ = 0 baseline: WAE-MMD's auto-encoder trained without its latent penalty (same seed, same
+#: initialization, same data order), as (recipe, overrides) for :func:`build` and the reference runs.
+LAMBDA_ZERO = ("WAE-MMD", {"lam": 0.0})
+#: The runs the chapters share, as (recipe, overrides): the cookbook's five trained recipes and the
+#: λ = 0 baseline (``python -m vegan_lib.reference`` trains them all ahead of the book build).
+REFERENCE_RUNS = (("VAE", {}), ("AAE", {}), ("WAE-MMD", {}), ("WAE-GAN", {}), ("WGAN-GP", {}), LAMBDA_ZERO)
+#: Runs the chapters need for their first seed only (Chapter 5: 2-d codes to draw, and d_z = 64).
+FIRST_SEED_RUNS = (("VAE", {"z_dim": 2}), ("WAE-MMD", {"z_dim": 2}), ("WAE-MMD", {"z_dim": 64}))
 
 
 @dataclass(frozen=True)
@@ -66,9 +75,9 @@ class Settings:
 # ----------------------------------------------------------------------------- the protocol as data
 
 _SCALE = {  # profile → networks, width, steps (auto-encoders), WGAN generator steps, batch, data, seeds
-    "quick": dict(networks="mlp", width=64, steps=150, wgan_steps=30, batch_size=100, data="embedded", n_seeds=1),
-    "cpu": dict(networks="mlp", width=512, steps=3000, wgan_steps=1000, batch_size=100, data="embedded", n_seeds=3),
-    "gpu": dict(networks="conv", width=64, steps=12000, wgan_steps=6000, batch_size=100, data="full", n_seeds=3),
+    "quick": dict(networks="mlp", width=256, steps=600, wgan_steps=200, batch_size=100, data="embedded", n_seeds=1),
+    "cpu": dict(networks="mlp", width=512, steps=3000, wgan_steps=500, batch_size=100, data="embedded", n_seeds=3),
+    "gpu": dict(networks="conv", width=64, steps=12000, wgan_steps=2000, batch_size=100, data="full", n_seeds=3),
 }
 
 #: The WAE code's cost 0.05·‖x − y‖²: its λ is relative to this scale (Chapter 3).
@@ -99,11 +108,12 @@ def settings(recipe: str, profile: str = "cpu") -> Settings:
 def build(recipe: str, profile: str = "cpu", seed: int = 0, **overrides) -> Recipe:
     """The untrained recipe of the protocol, its weights drawn from ``torch.manual_seed(seed)``
     (Chapters 3-7). ``overrides`` replace constructor options (e.g. ``lam=0.0`` for the λ = 0
-    baseline of Chapter 3)."""
+    baseline of Chapter 3), and ``z_dim`` the latent dimension (Chapter 5's d_z = 64)."""
     s = settings(recipe, profile)
     seed = _v.seed(seed)
+    d = _v.integer(overrides.pop("z_dim", s.z_dim), "z_dim")
     options = {**s.options, **overrides}
-    x_shape, w, d = (1, 28, 28), s.width, s.z_dim
+    x_shape, w = (1, 28, 28), s.width
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if s.networks == "mlp":
@@ -127,10 +137,45 @@ def build(recipe: str, profile: str = "cpu", seed: int = 0, **overrides) -> Reci
         return WAE(enc, dec, adversary=adversary, **options)
 
 
+def reference_jobs(profile: str = "cpu", seeds=None) -> list[tuple[str, int, dict]]:
+    """Every (recipe, seed, overrides) the chapters share under ``profile`` (Chapters 3-7):
+    :data:`REFERENCE_RUNS` at every seed (default: the profile's ``n_seeds`` seeds from 0) and
+    :data:`FIRST_SEED_RUNS` at the first."""
+    seeds = list(range(settings("VAE", profile).n_seeds)) if seeds is None else [_v.seed(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    return [(r, s, dict(o)) for s in seeds for r, o in REFERENCE_RUNS] + [(r, seeds[0], dict(o)) for r, o in FIRST_SEED_RUNS]
+
+
 def train_options(recipe: str, profile: str = "cpu") -> dict:
     """The :class:`vegan_lib.train.Trainer` arguments of the protocol: ``batch_size`` and ``steps``."""
     s = settings(recipe, profile)
     return {"batch_size": s.batch_size, "steps": s.steps}
+
+
+def table(profile: str = "cpu", recipes=RECIPES) -> list[dict]:
+    """The protocol under ``profile`` as rows, one per recipe, for the book's tables (Chapters 3-7)."""
+    rows = []
+    for name in recipes:
+        s = settings(name, profile)
+        o = s.options
+        if name == "WGAN-GP":
+            penalty = f"gradient penalty {o['gp_weight']:g}, {o['n_critic']} critic steps"
+            nets = f"{s.networks} {s.width}: generator 2 hidden, critic 3 hidden" if s.networks == "mlp" else \
+                f"conv, {s.width} channels"
+        else:
+            penalty = {"VAE": "KL (per image)", "AAE": "latent GAN (3 phases)"}.get(name)
+            penalty = penalty or f"{o['penalty']}, λ = {o['lam']:g}"
+            nets = f"{s.networks} {s.width}: 2 hidden layers" if s.networks == "mlp" else f"conv, {s.width} channels"
+        cost = "−log Bernoulli" if name == "VAE" else ("‖x − y‖" if name == "WGAN-GP" else
+                                                        f"{o['cost_scale']:g}·‖x − y‖²")
+        lrs = ", ".join(f"{k} {v:g}" for k, v in o.items() if k.endswith("lr"))
+        adv = f"{s.adversary[1]} × {s.adversary[0]}" if name in ("AAE", "WAE-GAN") else "—"
+        rows.append({"recipe": name, "networks": nets, "d_z": s.z_dim, "cost": cost, "latent penalty": penalty,
+                     "adversary": adv, "Adam lr": lrs, "betas": str(tuple(o["betas"])),
+                     "steps": f"{s.steps} (generator)" if name == "WGAN-GP" else s.steps, "batch": s.batch_size,
+                     "data": s.data, "seeds": s.n_seeds})
+    return rows
 
 
 def differences() -> list[dict[str, str]]:
@@ -150,6 +195,51 @@ def differences() -> list[dict[str, str]]:
         {"setting": "WAE-GAN λ and adversary", "WAE paper / code": "λ = 1 (code), 4 × 1024, lr 5e-4",
          "book (cpu profile)": "λ = 1, 4 × 256, lr 1e-4",
          "why": "a smaller, slower adversary keeps the latent game stable with MLPs"},
+        {"setting": "WGAN-GP budget", "WAE paper / code": "— (the WGAN-GP paper: 200,000 generator steps)",
+         "book (cpu profile)": "500 generator steps, 5 critic steps each",
+         "why": "equal wall-clock time: about what the slowest auto-encoder (the AAE, 3 phases) takes for 3,000 steps"},
         {"setting": "encoder pre-training, input noise, N(0, 0.01²) init", "WAE paper / code": "used (code)",
          "book (cpu profile)": "not used", "why": "the recipes as the paper describes them; fewer moving parts"},
     ]
+
+
+# ----------------------------------------------------------------------------- the 2-D toys
+
+#: The 2-D toy experiments' settings (Chapters 3, 6): MLP encoder and decoder (WGAN: generator and
+#: critic) with two hidden layers of ``width``, codes in R^``z_dim``, the raw cost (toy points are not
+#: images: ``cost_scale`` 1), and per recipe its options. ``steps`` / ``quick_steps``: generator
+#: steps in the full and quick modes.
+TOY = {
+    "width": 128, "z_dim": 2, "batch_size": 100, "steps": 1500, "quick_steps": 400, "adversary": (128, 4),
+    "options": {
+        "WAE-MMD": {"penalty": "mmd", "lam": 10.0, "multiscale": True, "lr": 1e-3, "betas": (0.5, 0.999)},
+        "WAE-GAN": {"penalty": "gan", "lam": 1.0, "adv_lr": 1e-3, "lr": 1e-3, "betas": (0.5, 0.999)},
+        "WGAN-GP": {"mode": "gp", "n_critic": 5, "gp_weight": 10.0, "lr": 1e-3, "betas": (0.5, 0.9)},
+    },
+}
+
+
+def toy_build(recipe: str, seed: int = 0, *, x_dim: int = 2, **overrides) -> Recipe:
+    """The protocol's recipe for 2-D toy data (Chapters 3, 6), weights drawn from
+    ``torch.manual_seed(seed)`` without touching the global RNG. ``overrides`` replace options (e.g.
+    ``cost="euclidean"`` for Chapter 6's W1 objective)."""
+    _v.choice(recipe, "recipe", tuple(TOY["options"]))
+    seed = _v.seed(seed)
+    x_dim = _v.integer(x_dim, "x_dim")
+    w, d = TOY["width"], _v.integer(overrides.pop("z_dim", TOY["z_dim"]), "z_dim")
+    options = {**TOY["options"][recipe], **overrides}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        dec = MLPDecoder(d, x_dim, (w, w))
+        if recipe == "WGAN-GP":
+            return WGAN(dec, mlp(x_dim, 1, (w, w, w)), **options)
+        enc = MLPEncoder(x_dim, d, (w, w))
+        if options.get("penalty") == "gan":
+            width, depth = TOY["adversary"]
+            return WAE(enc, dec, adversary=latent_adversary(d, width, depth), **options)
+        return WAE(enc, dec, **options)
+
+
+def toy_train_options(quick: bool = False) -> dict:
+    """The trainer's ``batch_size`` and ``steps`` on the 2-D toys (Chapters 3, 6)."""
+    return {"batch_size": TOY["batch_size"], "steps": TOY["quick_steps"] if quick else TOY["steps"]}
