@@ -167,6 +167,8 @@ def test_train_all_trains_every_run_once_in_worker_processes(tmp_path):
     runs = [("WAE-MMD", 0, {}), ("WAE-MMD", 0, {"lam": 0.0})]
     out = reference.train_all("quick", jobs_list=runs, device="cpu", cache_dir=tmp_path, jobs=2)
     assert [(r["recipe"], r["seed"], r["overrides"]) for r in out] == runs and not any(r["cached"] for r in out)
+    assert reference.train_all("quick", jobs_list=runs[::-1], device="cpu", cache_dir=tmp_path, jobs=2) == [
+        {**r, "cached": True} for r in out[::-1]]  # finished runs are only read, in the order asked
     again = reference.train_all("quick", jobs_list=runs[:1], device="cpu", cache_dir=tmp_path, jobs=1)
     assert again[0]["cached"] and again[0]["folder"] == out[0]["folder"]
     with pytest.raises(TypeError, match="triples"):

@@ -158,8 +158,9 @@ def train_all(profile: str = "cpu", seeds=None, jobs_list=None, *, device="auto"
               jobs: int = 1) -> list[dict]:
     """Train (or find cached) every reference run under ``profile``, ``jobs`` at a time in separate
     processes with one torch thread each (Chapters 3-7: what ``make book`` runs before executing the
-    chapters). ``jobs_list``: (recipe, seed, overrides) triples, by default
-    :func:`vegan_lib.protocol.reference_jobs` of ``seeds``. Longest runs start first. Returns one record per run."""
+    chapters; a chapter, for the runs it needs). ``jobs_list``: (recipe, seed, overrides) triples, by
+    default :func:`vegan_lib.protocol.reference_jobs` of ``seeds``. Finished runs are only read;
+    the others train, longest first. Returns one record per run, in the order of ``jobs_list``."""
     _v.choice(profile, "profile", protocol.PROFILES)
     jobs = _v.integer(jobs, "jobs")
     work_list = protocol.reference_jobs(profile, seeds) if jobs_list is None else list(jobs_list)
@@ -171,15 +172,30 @@ def train_all(profile: str = "cpu", seeds=None, jobs_list=None, *, device="auto"
     device = str(get_device(device))
     cost = {"WGAN-GP": 3, "AAE": 2, "WAE-GAN": 1.5}
     threads = 1 if jobs > 1 else torch.get_num_threads()
-    work = sorted(((r, s, profile, o, device, cache_dir, threads) for r, s, o in work_list),
-                  key=lambda j: -cost.get(j[0], 1))
-    if jobs == 1 or device.startswith("cuda"):
-        return [_train_one(j) for j in work]
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from .data import load_mnist
 
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-        return list(pool.map(_train_one, work))
+    done, todo = {}, []
+    for r, s, o in work_list:  # finished runs (run.json written after the last step) are only read
+        data = load_mnist(protocol.settings(r, profile).data, "train")
+        folder = run_folder(r, s, profile, data=data, device=device, cache_dir=cache_dir, **o)
+        if (folder / "run.json").exists():
+            info = json.loads((folder / "run.json").read_text())
+            done[r, s, json.dumps(o, sort_keys=True)] = {"recipe": r, "seed": s, "overrides": o,
+                                                         "seconds": info["seconds"], "cached": True,
+                                                         "folder": str(folder)}
+        else:
+            todo.append((r, s, profile, o, device, cache_dir, threads))
+    todo.sort(key=lambda j: -cost.get(j[0], 1))
+    if jobs == 1 or device.startswith("cuda") or len(todo) < 2:
+        trained = [_train_one(j) for j in todo]
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=mp.get_context("spawn")) as pool:
+            trained = list(pool.map(_train_one, todo))
+    done.update({(t["recipe"], t["seed"], json.dumps(t["overrides"], sort_keys=True)): t for t in trained})
+    return [done[r, s, json.dumps(o, sort_keys=True)] for r, s, o in work_list]
 
 
 def main(argv=None) -> list[dict]:
