@@ -20,7 +20,7 @@ NOTEBOOKS := $(wildcard book/*.ipynb)
 NB_TIMEOUT ?= 900
 BOOK_FLAGS := --all -W --keep-going
 
-.PHONY: help setup test test-full test-unit test-notebooks test-book test-browser book bench browser-deps clean
+.PHONY: help setup test test-full test-unit test-notebooks test-book test-browser book bench browser-deps clean runs-quick runs-cpu
 
 help:
 	@echo "make book   build the HTML book into _build/html (chapters executed in full mode)"
@@ -51,12 +51,22 @@ test: setup test-unit test-notebooks test-book test-browser
 test-unit:
 	$(PY) -m pytest tests -q -n 2 -m "not browser"
 
-test-notebooks:
+# The reference runs the chapters share (vl.reference), trained two at a time (one thread each) into
+# the cache the chapters read (CACHE_DIR = ../_build/vegan_runs), before the chapters execute.
+RUNS_DIR := _build/vegan_runs
+runs-quick:
+	VEGAN_PROGRESS=0 $(PY) -m vegan_lib.reference --profile quick --jobs 2 --cache-dir $(RUNS_DIR)
+
+runs-cpu:
+	VEGAN_PROGRESS=0 $(PY) -m vegan_lib.reference --profile cpu --jobs 2 --cache-dir $(RUNS_DIR)
+
+test-notebooks: runs-quick
 	VEGAN_QUICK=1 VEGAN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=$(NB_TIMEOUT) -n 2 --dist loadscope -q book/
 
-# The full-mode claims: every chapter under nbval in full mode, two chapters at a time (~10 min on 2 cores).
-test-full: setup
+# The full-mode claims: every chapter under nbval in full mode (the cpu profile), two chapters at a
+# time, after the cpu reference runs.
+test-full: setup runs-cpu
 	VEGAN_QUICK=0 VEGAN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=$(NB_TIMEOUT) -n 2 --dist loadscope -q book/
 
@@ -81,7 +91,7 @@ test-book:
 test-browser:
 	VEGAN_BOOK_HTML=_build/quick/_build/html $(PY) -m pytest tests/test_browser.py -q -m browser -rs
 
-book: setup
+book: setup runs-cpu
 	$(call execute_into_cache,.,0)
 	VEGAN_QUICK=0 VEGAN_PROGRESS=0 $(JB) build $(BOOK_FLAGS) .
 	@echo ">> open _build/html/index.html"

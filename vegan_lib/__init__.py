@@ -32,11 +32,20 @@ The runtime helpers are re-exported at the top level.
 """
 from . import costs, data, ot, plot, runtime, sweep
 from . import penalties, networks, recipes, cookbook, distributed, train, classifier, metrics
-from . import baselines, checks, protocol, reference
+from . import baselines, checks, protocol
 from . import models  # deprecated alias module
 from .runtime import describe_device, eval_mode, get_device, quick_mode, set_seed, show_source
 
 __version__ = "0.2.0"
+
+
+def __getattr__(name: str):
+    # vegan_lib.reference is imported on first use, so that `python -m vegan_lib.reference` runs it cleanly
+    if name == "reference":
+        import importlib
+
+        return importlib.import_module(".reference", __name__)
+    raise AttributeError(f"module 'vegan_lib' has no attribute {name!r}")
 
 __all__ = ["costs", "data", "ot", "plot", "runtime", "sweep", "penalties", "networks", "recipes", "cookbook",
            "distributed", "train", "classifier", "metrics", "baselines", "checks", "protocol", "reference", "describe_device", "eval_mode", "get_device",
