@@ -46,7 +46,7 @@ def test_a_vae_as_good_as_the_waes_fails_the_ordering(sets):
     _, mean_metrics, _ = sets
     same = {n: {"FD": 50.0, "sharpness": 0.1} for n in ("VAE", "WAE-MMD", "WAE-GAN")}
     failed = {c.text for c in checks.generative_story(same, mean_metrics) if not c.passed}
-    assert failed == {"FD(WAE-MMD) < 0.8 × FD(VAE)", "FD(WAE-GAN) < 0.8 × FD(VAE)",
+    assert failed == {"FD(WAE-MMD) < 0.9 × FD(VAE)", "FD(WAE-GAN) < 0.9 × FD(VAE)",
                       "sharpness(VAE) < sharpness(WAE-MMD)", "sharpness(VAE) < sharpness(WAE-GAN)"}
     with pytest.raises(ValueError, match="'FD'"):
         checks.generative_story({"VAE": {"sharpness": 1.0}}, mean_metrics)
@@ -68,3 +68,6 @@ def test_beats_mean_image_and_latent_penalty_fail_for_trivial_models(sets):
     # the λ = 0 model in place of the WAE, or the mean image (all codes at 0), fails
     assert not any(c.passed for c in checks.latent_penalty_matches_prior(lam0, lam0))
     assert not all(c.passed for c in checks.latent_penalty_matches_prior(mean_metrics, lam0))
+    # the measured mean image (codes at one point: MMD² 0.163 against 0.42 for λ = 0, FD 860 against 800)
+    measured_mean, measured_lam0 = {"MMD": 0.163, "FD": 860.0}, {"MMD": 0.42, "FD": 800.0}
+    assert not checks.latent_penalty_matches_prior(measured_mean, measured_lam0)[0].passed

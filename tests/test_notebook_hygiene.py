@@ -146,3 +146,28 @@ def test_chapters_use_the_library_not_hand_written_copies(chapter):
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     found = [why for pattern, why in _HAND_WRITTEN.items() if re.search(pattern, code)]
     assert not found, f"{path.name}: " + "; ".join(found)
+
+
+# One experiment protocol (vl.protocol): no chapter sets a recipe's hyperparameters itself, in its parameters
+# cell or in its code. A chapter picks a PROFILE and, for an experiment's variable, overrides one protocol
+# option by name (e.g. `lam=lam` in a λ sweep, `z_dim=64`, `cost="euclidean"`), never with a tuned literal.
+_PROTOCOL_LITERALS = {
+    r"\blam\s*=\s*[\d.]": "a literal λ: take it from vl.protocol (the λ = 0 baseline is vl.protocol.LAMBDA_ZERO)",
+    r"\b(adv_lr|gen_lr|cost_scale|gp_weight|n_critic|adversary_width)\s*=\s*[\d.]": "a recipe hyperparameter literal",
+    r"\bLAMBDA\w*\s*=\s*[\d.]|\bADV_\w*\s*=|\bCOST_SCALE\w*\s*=": "a recipe hyperparameter as a chapter parameter",
+    r"latent_adversary\(|\b(MLP|Conv)(Encoder|Decoder)\(": "hand-built networks: vl.protocol.build / toy_build",
+    r"vl\.recipes\.(WAE|AAE|VAE|WGAN)\(": "a hand-built recipe: vl.protocol.build / toy_build",
+}
+_PROTOCOL_CHAPTERS = ("03_", "05_", "06_", "07_")  # Chapter 4's lockstep proof builds its own tiny models
+
+
+def test_training_chapters_take_their_settings_from_the_protocol(chapter):
+    path, nb = chapter
+    if not path.name.startswith(_PROTOCOL_CHAPTERS):
+        return
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for pattern, why in _PROTOCOL_LITERALS.items():
+            m = re.search(pattern, cell.source)
+            assert not m, f"{path.name}, cell {i}: {m.group(0)!r}: {why}"

@@ -90,6 +90,7 @@ def reference_run(recipe: str, seed: int = 0, profile: str = "cpu", *, data: Ima
     if not isinstance(data, ImageSet):
         raise TypeError(f"data must be a vegan_lib.data.ImageSet, got {type(data).__name__}")
     device = get_device(device)
+    key = _key(recipe, seed, profile, data, device, overrides)  # once: run.json records the key of its folder
     folder = run_folder(recipe, seed, profile, data=data, device=device, cache_dir=cache_dir, **overrides)
     with _locked(folder.parent / f".{folder.name}.lock"):
         model = protocol.build(recipe, profile, seed, **overrides).to(device)
@@ -102,7 +103,7 @@ def reference_run(recipe: str, seed: int = 0, profile: str = "cpu", *, data: Ima
         if trained_now or not info_path.exists():
             info = {"recipe": recipe, "seed": seed, "profile": profile, "overrides": overrides,
                     "device": describe_device(device), "seconds": trainer.history["time"][-1],
-                    "key": _key(recipe, seed, profile, data, device, overrides)}
+                    "key": key}
             info_path.write_text(json.dumps(info, indent=1, default=str))
         trainer.info = json.loads(info_path.read_text())
         trainer.folder = folder
@@ -160,7 +161,11 @@ def train_all(profile: str = "cpu", seeds=None, jobs_list=None, *, device="auto"
     processes with one torch thread each (Chapters 3-7: what ``make book`` runs before executing the
     chapters; a chapter, for the runs it needs). ``jobs_list``: (recipe, seed, overrides) triples, by
     default :func:`vegan_lib.protocol.reference_jobs` of ``seeds``. Finished runs are only read;
-    the others train, longest first. Returns one record per run, in the order of ``jobs_list``."""
+    the others train, longest first. Returns one record per run, in the order of ``jobs_list``.
+
+    With ``jobs`` > 1 the workers are started with ``spawn``: in a script, call it under
+    ``if __name__ == "__main__":`` (as any multiprocessing code); notebooks need nothing.
+    """
     _v.choice(profile, "profile", protocol.PROFILES)
     jobs = _v.integer(jobs, "jobs")
     work_list = protocol.reference_jobs(profile, seeds) if jobs_list is None else list(jobs_list)
