@@ -38,7 +38,7 @@ def main(argv=None) -> dict:
     if (ROOT.parent / "shared").is_dir():
         shutil.copytree(ROOT.parent / "shared", scratch / "shared")
     env = {k: v for k, v in __import__("os").environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
-    rows = []
+    rows, result = [], {}
     try:
         for target in args.targets:
             t0 = time.perf_counter()
@@ -47,13 +47,14 @@ def main(argv=None) -> dict:
             rows.append({"target": target, "seconds": round(seconds, 1), "minutes": round(seconds / 60, 2),
                          "returncode": done.returncode, "tail": done.stdout[-1500:] + done.stderr[-1500:]})
             print(f"make {target}: {seconds / 60:.1f} min, exit {done.returncode}", flush=True)
+            result = {"benchmark": "fresh_clone", "date": time.strftime("%Y-%m-%d"), "commit": commit,
+                      "machine": describe_machine(), "targets": rows,
+                      "note": "targets run in this order in one fresh clone; the first one installs the "
+                              "environment, later ones reuse it and the reference runs trained before them"}
+            Path(args.out).write_text(json.dumps(result, indent=1))  # after every target: a long run may be cut
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
-    result = {"benchmark": "fresh_clone", "date": time.strftime("%Y-%m-%d"), "commit": commit,
-              "machine": describe_machine(), "targets": rows,
-              "note": "targets run in this order in one fresh clone; the first one installs the environment"}
-    Path(args.out).write_text(json.dumps(result, indent=1))
     return result
 
 
