@@ -6,7 +6,7 @@ MIME type. A sweep runs a chapter once per point of a parameter grid (one output
 notebook per point, outside ``book/``), reads back what each run recorded, and
 returns, prints and saves one table. From the shell::
 
-    python -m vegan_lib.sweep book/03_penalized_ot.ipynb -p LAMBDA 1 10 100 -p SEED 0 1 --quick
+    python -m vegan_lib.sweep book/05_vae_blurriness.ipynb -p Z_DIM_LARGE 16 64 -p SEED 0 1 --quick
 
 Introduced in Chapter 3 (the λ sweep) and explained in the book's "Sweeps" page.
 """
