@@ -112,7 +112,15 @@ def test_accepts_tensors_and_uniform_defaults():
     ({"lam": float("inf")}, ValueError, "lam must be a finite number"),
     ({"lam": True}, TypeError, "lam must be a number"),
     ({"lam": "10"}, TypeError, "lam must be a number"),
-    ({"penalty": "mmd"}, ValueError, "penalty must be one of"),
+    ({"penalty": "kl"}, ValueError, "penalty must be one of"),
+    ({"penalty": "mmd"}, ValueError, "latent_kernel is required"),
+    ({"penalty": "w1"}, ValueError, "latent_cost is required"),
+    ({"penalty": "w1", "latent_cost": np.ones((3, 3))}, ValueError, "latent_cost must have shape"),
+    ({"penalty": "w1", "latent_cost": np.ones((2, 2))}, ValueError, "distance matrix"),
+    ({"penalty": "w1", "latent_cost": np.array([[0.0, 1.0], [2.0, 0.0]])}, ValueError, "symmetric"),
+    ({"penalty": "mmd", "latent_kernel": np.array([[1.0, 2.0], [2.0, 1.0]])}, ValueError, "positive semi-definite"),
+    ({"penalty": "mmd", "latent_cost": np.zeros((2, 2))}, ValueError, "takes latent_kernel"),
+    ({"latent_kernel": np.eye(2)}, ValueError, "takes neither"),
     ({"penalty": 1}, TypeError, "penalty must be a string"),
     ({"check_tol": 0.0}, ValueError, "check_tol"),
 ])
@@ -132,3 +140,64 @@ def test_deprecated_keywords_p_and_C():
     np.testing.assert_array_equal(old.plan, new.plan)
     with pytest.raises(TypeError, match="got both 'C' \\(deprecated\\) and 'M'"):
         vot.penalized_ot([1.0], [0.5, 0.5], M=np.array([[0.0, 1.0]]), C=np.array([[0.0, 1.0]]), lam=0.3)
+
+
+# ---------------------------------------------------------------- the MMD penalty (a convex QP)
+# One data point, latent atoms at costs 0 and 1, prior (1/2, 1/2), K = I: moving a fraction s to the costly atom
+# costs s + λ·2(1/2 − s)², minimised at s* = 1/2 − 1/(4λ) (λ > 1/2), value 1/2 − 1/(8λ) < W_c = 1/2 for every λ.
+@pytest.mark.parametrize("lam", [0.2, 0.5, 1.0, 4.0, 100.0])
+def test_mmd_penalty_hand_solved(lam):
+    res = vot.penalized_ot([1.0], [0.5, 0.5], np.array([[0.0, 1.0]]), lam, penalty="mmd", latent_kernel=np.eye(2))
+    s = max(0.0, 0.5 - 1.0 / (4.0 * lam))
+    assert res.value == pytest.approx(s + 2 * lam * (0.5 - s) ** 2, abs=1e-10)
+    np.testing.assert_allclose(res.q_z, [1 - s, s], atol=1e-8)
+    assert res.value < 0.5 and res.info["gap"] < 1e-9 and res.penalty == "mmd"
+
+
+def test_mmd_penalty_random_instances_below_wc_and_monotone():
+    rng = np.random.default_rng(0)
+    x, z = rng.normal(size=(5, 2)), rng.normal(size=(4, 1))
+    M = vot.cost_matrix(x, z @ rng.normal(size=(1, 2)))
+    K = 1.0 / (1.0 + vot.cost_matrix(z, z))
+    a, b = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(4))
+    wc = vot.exact_ot(a, b, M).cost
+    values = [vot.penalized_ot(a, b, M, lam, penalty="mmd", latent_kernel=K).value for lam in (0.1, 1.0, 10.0, 100.0)]
+    assert all(v2 >= v1 - 1e-10 for v1, v2 in zip(values, values[1:])) and values[-1] < wc
+
+
+# ---------------------------------------------------------------- the latent W1 penalty and its dual (Chapter 6)
+def _w1_instance(seed, n=6, m=5):
+    rng = np.random.default_rng(seed)
+    x, z = rng.normal(size=(n, 2)), rng.normal(size=(m, 1))
+    gz = np.tanh(z * z) @ rng.normal(size=(1, 2))            # even: not injective on ±z
+    return (rng.dirichlet(np.ones(n)), rng.dirichlet(np.ones(m)), vot.cost_matrix(x, gz, "euclidean"),
+            vot.cost_matrix(z, z, "euclidean"), x, z, gz)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_latent_w1_penalty_primal_equals_dual_and_reaches_w1_at_lip_g(seed):
+    a, b, M, Dz, x, z, gz = _w1_instance(seed)
+    values = []
+    for lam in (0.0, 0.2, 1.0, 5.0):
+        primal = vot.penalized_ot(a, b, M, lam, penalty="w1", latent_cost=Dz)
+        dual = vot.penalized_dual_lp(a, b, M, Dz, lam)
+        assert primal.value == pytest.approx(dual.value, abs=1e-9)
+        assert dual.max_violation < 1e-9 and dual.lam == lam
+        assert primal.mismatch == pytest.approx(vot.exact_ot(primal.q_z, b, Dz).cost, abs=1e-9)
+        values.append(primal.value)
+    assert all(v2 >= v1 - 1e-10 for v1, v2 in zip(values, values[1:]))
+    off = ~np.eye(len(z), dtype=bool)
+    lip = (vot.cost_matrix(gz, gz, "euclidean")[off] / Dz[off]).max()
+    pf = vot.pushforward(z, b, gz=gz)
+    w1 = vot.exact_ot(a, pf.weights, vot.cost_matrix(x, pf.atoms, "euclidean")).cost
+    assert vot.penalized_ot(a, b, M, lip, penalty="w1", latent_cost=Dz).value == pytest.approx(w1, abs=1e-9)
+
+
+def test_penalized_dual_errors_name_the_argument():
+    a, b, M, Dz, *_ = _w1_instance(0)
+    with pytest.raises(ValueError, match="latent_cost must have shape"):
+        vot.penalized_dual_lp(a, b, M, Dz[:2, :2], 1.0)
+    with pytest.raises(ValueError, match="lam must be a non-negative"):
+        vot.penalized_dual_lp(a, b, M, Dz, -1.0)
+    with pytest.raises(ValueError, match="latent_cost is required"):
+        vot.penalized_dual_lp(a, b, M, None, 1.0)

@@ -16,13 +16,14 @@ a :class:`Result` with named fields.
   Fréchet distance of :mod:`vegan_lib.metrics`), :func:`kr_potential`.
 - Chapter 2 (encoder form of OT, Theorem 1): :func:`pushforward`, :func:`encoder_ot`,
   :func:`mixture_law`, :func:`random_decoder_ot`, :func:`encoder_from_plan`.
-- Chapter 3 (penalized OT): :func:`penalized_ot`.
-- Chapter 6 (WGAN duality): :func:`kr_dual_lp`, :func:`kr_critic`.
+- Chapter 3 (penalized OT): :func:`penalized_ot` (penalties ℓ1/TV, MMD; latent W1 in Chapter 6).
+- Chapter 6 (WGAN duality): :func:`kr_dual_lp`, :func:`kr_critic`, and the dual of penalized OT with a
+  latent W1 penalty, :func:`penalized_dual_lp`.
 - Chapter 7 (the cookbook's latent penalties): differentiable torch OT on the inputs' device,
   :func:`sliced_wasserstein` (SW_p^p) and :func:`sinkhorn_loss` (the Sinkhorn divergence).
 - Results: :class:`Result` and its subclasses :class:`OTResult`, :class:`Pushforward`,
   :class:`PlanEncoder`, :class:`KRPotential`, :class:`POTResult`, :class:`LipschitzDual`,
-  :class:`KRCritic`.
+  :class:`KRCritic`, :class:`PenalizedDual`.
 
 **Deprecated for one release** (``DeprecationWarning``): the keywords ``metric=`` (now
 ``cost=``), ``p_z=`` (now ``b=``) and, in :func:`penalized_ot`, ``p=``/``C=`` (now ``b=``/
@@ -40,9 +41,9 @@ from ..costs import cost_matrix
 from ._duality import kr_critic, kr_dual_lp
 from ._encoder import encoder_from_plan, encoder_ot, mixture_law, pushforward, random_decoder_ot
 from ._exact import exact_ot, gaussian_w2, kr_potential, sinkhorn, wasserstein, wasserstein_1d
-from ._penalized import POT_PENALTIES, penalized_ot
-from ._results import (KRCritic, KRPotential, LipschitzDual, OTResult, PlanEncoder, POTResult, Pushforward,
-                       Result)
+from ._penalized import POT_PENALTIES, penalized_dual_lp, penalized_ot
+from ._results import (KRCritic, KRPotential, LipschitzDual, OTResult, PenalizedDual, PlanEncoder, POTResult,
+                       Pushforward, Result)
 from ._torch import sinkhorn_loss, sliced_wasserstein
 
 __all__ = [
@@ -53,11 +54,12 @@ __all__ = [
     # Chapter 3
     "POT_PENALTIES", "penalized_ot",
     # Chapter 6
-    "kr_dual_lp", "kr_critic",
+    "kr_dual_lp", "kr_critic", "penalized_dual_lp",
     # Chapter 7
     "sliced_wasserstein", "sinkhorn_loss",
     # results
     "Result", "OTResult", "Pushforward", "PlanEncoder", "KRPotential", "POTResult", "LipschitzDual", "KRCritic",
+    "PenalizedDual",
 ]
 
 _DEPRECATED = {"Encoder": ("PlanEncoder", PlanEncoder)}

@@ -161,3 +161,20 @@ class KRCritic(Result):
     v: np.ndarray
     margin: float
     ot: OTResult
+
+
+@dataclass(repr=False, eq=False)
+class PenalizedDual(Result):
+    """What :func:`penalized_dual_lp` returns (Chapter 6, eq. (6.8)).
+
+    ``value`` = Σ_i a_i s_i − Σ_l b_l h_l at the optimum, equal to penalized OT with a latent W1
+    penalty; ``h`` (m,) the λ-Lipschitz critic on the latent atoms; ``s`` (n,) its transform
+    s_i = min_k (M_ik + h_k) on the data atoms; ``max_violation`` the largest h_k − h_l − λ d(z_k, z_l)
+    (≤ 0 up to round-off); ``lam`` the Lipschitz constant λ.
+    """
+
+    value: float
+    h: np.ndarray
+    s: np.ndarray
+    max_violation: float
+    lam: float
