@@ -155,10 +155,10 @@ def gaussian_w2(m1, C1, m2, C2, squared: bool = False) -> float:
     library's only implementation. Covariances must be symmetric positive semi-definite
     (to 1e-10, resp. 1e-9, of their largest entry: ValueError otherwise), and may be singular.
 
-    Computed in float64 from eigenvalues: C1^{1/2} by a symmetric eigendecomposition with
-    round-off eigenvalues (negative, or below d·eps·λ_max) set to 0, then tr (·)^{1/2} as the
-    sum of the square roots of the eigenvalues, clipped alike, of the symmetric PSD matrix
-    C1^{1/2} C2 C1^{1/2}. POT's
+    Computed in float64: C1^{1/2} and C2^{1/2} by symmetric eigendecompositions with round-off
+    eigenvalues (negative, or below d·eps·λ_max) set to 0, then tr (C1^{1/2} C2 C1^{1/2})^{1/2} as
+    the sum of the singular values of C2^{1/2} C1^{1/2} (accurate to eps·σ_max, where square
+    roots of the eigenvalues of the product would lose half the digits of the small ones). POT's
     ``ot.gaussian.bures_wasserstein_distance`` (with which this agrees to ~1e-12 on
     well-conditioned covariances) is not called: its ``sqrtm`` takes ``np.sqrt`` of the
     eigenvalues unclipped, so singular covariances (e.g. feature covariances with dead ReLU
@@ -172,9 +172,10 @@ def gaussian_w2(m1, C1, m2, C2, squared: bool = False) -> float:
     C1 = _covariance(C1, "C1", d)
     C2 = _covariance(C2, "C2", d)
     squared = _v.boolean(squared, "squared")
-    s1 = _psd_sqrt(C1)
-    cross = s1 @ C2 @ s1
-    tr_sqrt = _sqrt_eigs(np.linalg.eigvalsh(0.5 * (cross + cross.T))).sum()
+    # tr (C1^{1/2} C2 C1^{1/2})^{1/2} is the nuclear norm of C2^{1/2} C1^{1/2}: its singular values are
+    # accurate to eps·σ_max, where the square roots of the eigenvalues of the product lose half the digits
+    # of those near 0 (singular covariances, e.g. a rank-one model N(b, A Aᵀ) in Chapter 2)
+    tr_sqrt = float(np.linalg.svd(_psd_sqrt(C2) @ _psd_sqrt(C1), compute_uv=False).sum())
     w2sq = max(float(np.sum((m1 - m2) ** 2) + np.trace(C1) + np.trace(C2) - 2.0 * tr_sqrt), 0.0)
     return w2sq if squared else float(np.sqrt(w2sq))
 
