@@ -20,12 +20,13 @@ NOTEBOOKS := $(wildcard book/*.ipynb)
 NB_TIMEOUT ?= 900
 BOOK_FLAGS := --all -W --keep-going
 
-.PHONY: help setup test test-full test-unit test-notebooks test-book test-browser book bench browser-deps clean runs-quick runs-cpu
+.PHONY: help setup test test-full test-colab test-unit test-notebooks test-book test-browser book bench browser-deps clean runs-quick runs-cpu
 
 help:
 	@echo "make book   build the HTML book into _build/html (chapters executed in full mode)"
 	@echo "make test   unit tests, every chapter under nbval in quick mode, hygiene, book build"
 	@echo "make test-full  every chapter under nbval in full mode (the cpu profile; not part of CI)"
+	@echo "make test-colab  the chapters' Colab install line changes none of Colab's packages (needs the package index)"
 	@echo "make bench  benchmarks, results written under bench/results/"
 	@echo "make setup  only create/update the environment ($(PY))"
 	@echo "make browser-deps  install Chromium for the browser test of the rendered book"
@@ -49,7 +50,7 @@ setup:
 test: setup test-unit test-notebooks test-book test-browser
 
 test-unit:
-	$(PY) -m pytest tests -q -n 2 -m "not browser"
+	$(PY) -m pytest tests -q -n 2 -m "not browser and not colab"
 
 # The reference runs the chapters share (vl.reference), trained two at a time (one thread each) into
 # the cache the chapters read (CACHE_DIR = ../_build/vegan_runs), before the chapters execute.
@@ -88,6 +89,11 @@ test-book:
 	VEGAN_QUICK=1 VEGAN_PROGRESS=0 $(JB) build $(BOOK_FLAGS) --path-output _build/quick .
 
 # Every page of the quick build in headless Chromium (skipped with a message without Chromium).
+# The Colab install check (tests/colab): pip, in an environment holding Colab's preinstalled versions
+# (tests/colab/preinstalled.txt), must install the chapters' bootstrap line without changing any of them.
+test-colab: setup
+	$(PY) -m pytest tests/test_colab_install.py -q -m colab -p no:xdist
+
 test-browser:
 	VEGAN_BOOK_HTML=_build/quick/_build/html $(PY) -m pytest tests/test_browser.py -q -m browser -rs
 
