@@ -98,20 +98,41 @@ def sharpness(images: torch.Tensor, reduction: str = "none") -> torch.Tensor:
 
 
 def mmd_to_prior(codes: torch.Tensor, sigma_z: float = 1.0, n_prior: int | None = None, kernel: str = "imq",
-                 multiscale: bool = False, seed: int = 0) -> float:
+                 multiscale: bool = False, seed: int = 0, chunk: int = 2048) -> float:
     """MMD²(Q_Z, P_Z) between encoded codes and fresh prior samples (Chapter 3, eq. (MMD)).
 
     ``codes`` (n, d_z) are e.g. ``recipe.encode(x_test)``; ``n_prior`` prior
     samples (default n) of N(0, σ_z² I) are drawn with a generator seeded by
-    ``seed`` (the global RNG is untouched). Unbiased estimate
-    (:func:`vegan_lib.penalties.mmd`, IMQ with C = 2·d_z·σ_z²), in float64.
+    ``seed`` (on the CPU, so the draws are the same on every device; the global RNG is
+    untouched). Unbiased estimate, the one of :func:`vegan_lib.penalties.mmd` (IMQ with
+    C = 2·d_z·σ_z²), in float64 on the codes' device, kernel blocks of at most
+    ``chunk`` × ``chunk`` (memory O(chunk²), not O(n²)); one host transfer at the end.
     """
-    codes = _v.codes(codes, "codes", min_rows=2).detach().to("cpu", torch.float64)
+    codes = _v.codes(codes, "codes", min_rows=2).detach()
+    device = codes.device if codes.device.type in ("cpu", "cuda") else torch.device("cpu")  # float64 there
+    codes = codes.to(device, torch.float64)
     n_prior = codes.shape[0] if n_prior is None else _v.integer(n_prior, "n_prior", minimum=2)
     seed = _v.seed(seed)
+    chunk = _v.integer(chunk, "chunk")
+    _v.choice(kernel, "kernel", penalties.KERNELS)
+    _v.boolean(multiscale, "multiscale")
     gen = torch.Generator().manual_seed(seed)
-    prior = torch.randn(n_prior, codes.shape[1], generator=gen, dtype=torch.float64) * sigma_z
-    return float(penalties.mmd(codes, prior, kernel, None, multiscale, sigma_z))
+    prior = (torch.randn(n_prior, codes.shape[1], generator=gen, dtype=torch.float64) * sigma_z).to(device)
+    scale = penalties.imq_scale(codes.shape[1], sigma_z)
+    scales = [scale * s for s in penalties.MULTISCALE] if multiscale else [float(scale)]
+
+    def block_sum(x, y):
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for xi in x.split(chunk):
+            for yj in y.split(chunk):
+                total += penalties.kernel_matrix(penalties.squared_distances(xi, yj), kernel, scales).sum()
+        return total
+
+    n, m = codes.shape[0], prior.shape[0]
+    diag = penalties.kernel_matrix(torch.zeros(1, 1, dtype=torch.float64, device=device), kernel, scales).sum()
+    within_q = (block_sum(codes, codes) - n * diag) / (n * (n - 1))
+    within_p = (block_sum(prior, prior) - m * diag) / (m * (m - 1))
+    return float(within_q + within_p - 2.0 * block_sum(codes, prior) / (n * m))  # one host transfer
 
 
 def w2(x, y) -> float:

@@ -55,6 +55,17 @@ MULTISCALE = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 _LOW = (torch.float16, torch.bfloat16)
 
 
+def _autocast_on(device_type: str) -> bool:
+    """Is autocast on for this device type? (``torch.is_autocast_enabled(device_type)`` exists from
+    torch 2.4; older releases have one query per device type.)"""
+    try:
+        return bool(torch.is_autocast_enabled(device_type))
+    except TypeError:  # torch < 2.4
+        if device_type == "cpu":
+            return bool(torch.is_autocast_cpu_enabled())
+        return bool(torch.is_autocast_enabled()) if device_type == "cuda" else False
+
+
 def _up(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in _LOW else x
 
@@ -106,7 +117,7 @@ def mmd(qz: torch.Tensor, pz: torch.Tensor, kernel: str = "imq", scale: float | 
     _v.choice(kernel, "kernel", KERNELS)
     scale = imq_scale(qz.shape[1], sigma_z) if scale is None else _v.number(scale, "scale", positive=True)
     _v.boolean(multiscale, "multiscale")
-    if qz.dtype in _LOW or pz.dtype in _LOW or torch.is_autocast_enabled(qz.device.type):
+    if qz.dtype in _LOW or pz.dtype in _LOW or _autocast_on(qz.device.type):
         # Kernel sums need float32 at least: ‖x‖² + ‖y‖² − 2⟨x, y⟩ cancels badly in bf16/fp16.
         with torch.autocast(qz.device.type, enabled=False):
             return mmd(_up(qz), _up(pz), kernel, scale, multiscale, sigma_z)

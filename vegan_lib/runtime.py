@@ -59,18 +59,31 @@ def get_device(device: str | torch.device = "auto") -> torch.device:
     raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
 
-def set_seed(seed: int) -> np.random.Generator:
+def set_seed(seed: int, deterministic: bool = False) -> np.random.Generator:
     """Seed Python, NumPy and torch (CPU and CUDA) and return a NumPy generator.
 
     Chapter 1, template step 4: every chapter calls it once in its resolve cell,
-    so a run is reproducible from its ``SEED`` parameter.
+    so a run is reproducible from its ``SEED`` parameter: on the CPU, bit for bit. On a GPU
+    the same seed gives the same draws, but cuDNN and some CUDA kernels (atomic adds in
+    scatter/index operations, cuBLAS workspaces) are non-deterministic: two runs differ in
+    the last bits, and training amplifies that. ``deterministic=True`` removes it at a cost:
+    ``torch.backends.cudnn.deterministic = True`` and ``benchmark = False`` (slower
+    convolutions: measured on the ``gpu`` profile where a GPU ran, see bench/results),
+    ``torch.use_deterministic_algorithms(True)`` (an operation with no deterministic
+    implementation then raises a ``RuntimeError`` naming it) and
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when unset (more cuBLAS memory). These settings are
+    process-wide; ``deterministic=False`` restores torch's defaults.
     """
     seed = _v.seed(seed)
+    deterministic = _v.boolean(deterministic, "deterministic")
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
+    torch.manual_seed(seed)  # seeds every CUDA device too, lazily (does not initialise CUDA)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic)
     return np.random.default_rng(seed)
 
 

@@ -428,6 +428,8 @@ class Trainer:
                 "data_rng": (self._gen_state_epoch if in_epoch else self._gen.get_state()).clone(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+                "device_type": self.device.type,
+                "world_size": _dist.world_size(),
                 "recipe": self.recipe.state_dict(),
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                 "history": self.history,
@@ -437,6 +439,29 @@ class Trainer:
         _dist.barrier()
         self.last_checkpoint, self._checkpoint_step = path, self.step
         return path
+
+    def _restore_device_rng(self, state: dict, path: Path) -> None:
+        """The CUDA generator of a resumed run: restored when the run resumes where it was written
+        (same device type and number of processes); otherwise re-seeded, with a warning, from
+        (seed, step, rank): the continuation is then reproducible, but it is not the one the original
+        run would have taken (a checkpoint written on the CPU has no CUDA state, and one written by
+        N processes has rank 0's only)."""
+        saved = (state.get("device_type", "cuda" if state["cuda_rng"] is not None else "cpu"),
+                 int(state.get("world_size", 1)))
+        now = (self.device.type, _dist.world_size())
+        if saved == now:
+            if state["cuda_rng"] is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+            return
+        seed = _resume_seed(self.seed, self.step, _dist.rank())
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed(seed)
+        what = ("the CUDA generator is re-seeded from (seed, step, rank)" if self.device.type == "cuda"
+                else "there is no CUDA generator to restore")
+        warnings.warn(f"checkpoint {path} was written by {saved[1]} process(es) on {saved[0]} and resumes on "
+                      f"{now[1]} process(es) on {now[0]}: weights, optimizers, data order and the CPU generator are "
+                      f"restored and {what}, so the continuation is reproducible but differs from the one the "
+                      f"original run would have taken", RuntimeWarning)
 
     def load_checkpoint(self, path=None) -> None:
         """Restore a checkpoint written by :meth:`save_checkpoint` (``weights_only=True``)."""
@@ -462,13 +487,16 @@ class Trainer:
             self._perm = torch.randperm(self.data.shape[0], generator=self._gen).to(self.device)
             self._pos = int(state["epoch_pos"])
         torch.set_rng_state(state["torch_rng"])
-        if state["cuda_rng"] is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self._restore_device_rng(state, path)
         self.history = {k: list(v) for k, v in state["history"].items()}
         self._names = tuple(state["names"]) or None
         self._elapsed = float(state["elapsed"])
         self.last_checkpoint, self._checkpoint_step = path, self.step
         self.resumed = True
+
+
+def _resume_seed(seed, step: int, rank: int) -> int:
+    return ((0 if seed is None else int(seed)) * 1_000_003 + step * 7919 + rank) % 2**63
 
 
 def _check_phase_output(recipe, phase, out) -> None:
