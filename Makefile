@@ -20,13 +20,14 @@ NOTEBOOKS := $(wildcard book/*.ipynb)
 NB_TIMEOUT ?= 900
 BOOK_FLAGS := --all -W --keep-going
 
-.PHONY: help setup test test-full test-colab test-unit test-notebooks test-book test-browser book bench browser-deps clean runs-quick runs-cpu
+.PHONY: help setup test test-full test-colab test-min test-unit test-notebooks test-book test-browser book bench browser-deps clean runs-quick runs-cpu
 
 help:
 	@echo "make book   build the HTML book into _build/html (chapters executed in full mode)"
 	@echo "make test   unit tests, every chapter under nbval in quick mode, hygiene, book build"
 	@echo "make test-full  every chapter under nbval in full mode (the cpu profile; not part of CI)"
 	@echo "make test-colab  the chapters' Colab install line changes none of Colab's packages (needs the package index)"
+	@echo "make test-min    the oldest versions pyproject.toml declares: unit tests + Chapter 1 (own environment .venv-min)"
 	@echo "make bench  benchmarks, results written under bench/results/"
 	@echo "make setup  only create/update the environment ($(PY))"
 	@echo "make browser-deps  install Chromium for the browser test of the rendered book"
@@ -93,6 +94,12 @@ test-book:
 # (tests/colab/preinstalled.txt), must install the chapters' bootstrap line without changing any of them.
 test-colab: setup
 	$(PY) -m pytest tests/test_colab_install.py -q -m colab -p no:xdist
+
+# The declared floors, tested (tests/min/run.sh): a fresh .venv-min with the oldest Python, numpy, scipy, POT,
+# matplotlib, tqdm and pandas that pyproject.toml allows (and torch's floor where its CPU build is reachable),
+# the unit tests and Chapter 1 in quick mode; the record goes to bench/results/min_versions.json.
+test-min:
+	PYTHON=$(PYTHON) TORCH_VERSION=$(TORCH_VERSION) bash tests/min/run.sh
 
 test-browser:
 	VEGAN_BOOK_HTML=_build/quick/_build/html $(PY) -m pytest tests/test_browser.py -q -m browser -rs
