@@ -169,7 +169,7 @@ def penalized_ot(a, b, M, lam: float, penalty: str = "l1", latent_cost=None, lat
       <∇F(π), π> − Σ_i a_i min_j ∇F(π)_ij ≥ F(π) − F* (``info["gap"]``; ``RuntimeError`` above
       ``check_tol`` × max(1, max M)).
     - ``"w1"``: W1(q, b) for the latent distance matrix ``latent_cost`` (Dz_jk = d(z_j, z_k)),
-      Chapter 6's penalized problem, eq. (6.7): the linear program over π and a latent plan γ ≥ 0 with
+      Chapter 6's penalized problem, eq. (6.8): the linear program over π and a latent plan γ ≥ 0 with
       γ1 = q, γᵀ1 = b, min <π, M> + λ<γ, Dz> (``info["latent_plan"]`` is γ). Its dual is
       :func:`penalized_dual_lp`; D_POT(λ) = W1(P_X, G#P_Z) once λ ≥ Lip(G) (Chapter 6).
 
@@ -224,7 +224,7 @@ def penalized_ot(a, b, M, lam: float, penalty: str = "l1", latent_cost=None, lat
 
 def penalized_dual_lp(a, b, M, latent_cost, lam: float, check_tol: float = 1e-9):
     """The dual of penalized OT with a latent W1 penalty: a λ-Lipschitz critic on the latent space
-    (Chapter 6, eq. (6.8), a derivation of the book).
+    (Chapter 6, eq. (6.10), a derivation of the book).
 
     With M_ij = d(x_i, G(z_j)) over m latent atoms, Dz = ``latent_cost`` their distances and b the
     prior's weights on them, solves

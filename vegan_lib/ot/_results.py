@@ -165,7 +165,7 @@ class KRCritic(Result):
 
 @dataclass(repr=False, eq=False)
 class PenalizedDual(Result):
-    """What :func:`penalized_dual_lp` returns (Chapter 6, eq. (6.8)).
+    """What :func:`penalized_dual_lp` returns (Chapter 6, eq. (6.10)).
 
     ``value`` = Σ_i a_i s_i − Σ_l b_l h_l at the optimum, equal to penalized OT with a latent W1
     penalty; ``h`` (m,) the λ-Lipschitz critic on the latent atoms; ``s`` (n,) its transform
