@@ -24,7 +24,7 @@ BOOK_FLAGS := --all -W --keep-going
 
 help:
 	@echo "make book   build the HTML book into _build/html (chapters executed in full mode)"
-	@echo "make test   unit tests, every chapter under nbval in quick mode, hygiene, book build"
+	@echo "make test   unit tests, every chapter executed once in quick mode, hygiene, book build, browser test"
 	@echo "make test-full  every chapter under nbval in full mode (the cpu profile; not part of CI)"
 	@echo "make test-colab  the chapters' Colab install line changes none of Colab's packages (needs the package index)"
 	@echo "make test-min    the oldest versions pyproject.toml declares: unit tests + Chapter 1 (own environment .venv-min)"
@@ -62,9 +62,14 @@ runs-quick:
 runs-cpu:
 	VEGAN_PROGRESS=0 $(PY) -m vegan_lib.reference --profile cpu --jobs 2 --cache-dir $(RUNS_DIR)
 
+# CI executes each chapter once: in quick mode, into the quick build's own folder and jupyter-cache
+# (_build/quick, never mixed with the full book of `make book`), two at a time with one thread each; a
+# chapter with a failing cell fails here with the cell's traceback (tests/scripts/check_executed.py).
+# test-book then renders the book from that cache without executing anything again.
 test-notebooks: runs-quick
-	VEGAN_QUICK=1 VEGAN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest --nbval-lax --nbval-current-env \
-	  --nbval-cell-timeout=$(NB_TIMEOUT) -n 2 --dist loadscope -q book/
+	rm -rf _build/quick
+	$(call execute_into_cache,_build/quick,1)
+	$(PY) tests/scripts/check_executed.py _build/quick/_build/.jupyter_cache
 
 # The full-mode claims: every chapter under nbval in full mode (the cpu profile), two chapters at a
 # time, after the cpu reference runs.
@@ -82,14 +87,10 @@ define execute_into_cache
 	  --executor local-parallel --timeout $(NB_TIMEOUT)
 endef
 
-# The test build executes every chapter in quick mode into its own folder and cache
-# (_build/quick), so it never mixes quick outputs into the full book of `make book`.
-test-book:
-	rm -rf _build/quick
-	$(call execute_into_cache,_build/quick,1)
+# The quick book, rendered from the chapters test-notebooks executed (warnings are errors).
+test-book: test-notebooks
 	VEGAN_QUICK=1 VEGAN_PROGRESS=0 $(JB) build $(BOOK_FLAGS) --path-output _build/quick .
 
-# Every page of the quick build in headless Chromium (skipped with a message without Chromium).
 # The Colab install check (tests/colab): pip, in an environment holding Colab's preinstalled versions
 # (tests/colab/preinstalled.txt), must install the chapters' bootstrap line without changing any of them.
 test-colab: setup
@@ -101,11 +102,14 @@ test-colab: setup
 test-min:
 	PYTHON=$(PYTHON) TORCH_VERSION=$(TORCH_VERSION) bash tests/min/run.sh
 
+# Every page of the quick build in headless Chromium (skipped with a message without Chromium, unless
+# VEGAN_REQUIRE_BROWSER=1, which .ci/run sets after installing Debian's Chromium).
 test-browser:
 	VEGAN_BOOK_HTML=_build/quick/_build/html $(PY) -m pytest tests/test_browser.py -q -m browser -rs
 
 book: setup runs-cpu
 	$(call execute_into_cache,.,0)
+	$(PY) tests/scripts/check_executed.py _build/.jupyter_cache
 	VEGAN_QUICK=0 VEGAN_PROGRESS=0 $(JB) build $(BOOK_FLAGS) .
 	@echo ">> open _build/html/index.html"
 

@@ -6,7 +6,9 @@ and the console shows no error. Screenshots go to ``<html>/../screenshots/``.
 
 Run by ``make test`` after the book build (``-m browser``); the book folder comes
 from ``VEGAN_BOOK_HTML`` (default ``_build/html``). Skipped, with the reason, where
-Chromium or Playwright is missing: ``make browser-deps`` installs them. MathJax is
+Chromium or Playwright is missing: ``make browser-deps`` installs them; with
+``VEGAN_REQUIRE_BROWSER=1`` (what ``.ci/run`` sets, after installing Debian's Chromium)
+a missing browser, Playwright or built book fails the test instead. MathJax is
 served from the ``django-static-mathjax`` wheel, since the machine may be offline
 while the book loads MathJax from a CDN; other external requests (the Colab badge
 image) are blocked and not checked.
@@ -34,16 +36,26 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 MATHJAX_CDN = re.compile(r"^https://cdn\.jsdelivr\.net/npm/mathjax@3/(.*)$")
 
 
+REQUIRED = os.environ.get("VEGAN_REQUIRE_BROWSER", "") == "1"
+
+
+def _missing(why: str):
+    """Skip, saying why, or fail where the browser test is required (CI: VEGAN_REQUIRE_BROWSER=1)."""
+    if REQUIRED:
+        pytest.fail(f"{why}; VEGAN_REQUIRE_BROWSER=1 requires the browser test to run")
+    pytest.skip(why)
+
+
 def _requirements():
     if not CHROMIUM:
-        pytest.skip("Chromium is not installed (run `make browser-deps`)")
+        _missing("Chromium is not installed (run `make browser-deps`)")
     try:
         import mathjax  # noqa: F401  (django-static-mathjax: MathJax 3 files)
         import playwright.sync_api  # noqa: F401
     except ImportError as exc:
-        pytest.skip(f"{exc.name} is not installed (run `make browser-deps`)")
+        _missing(f"{exc.name} is not installed (run `make browser-deps`)")
     if not (HTML / "index.html").is_file():
-        pytest.skip(f"no built book at {HTML} (run `make book`, or set VEGAN_BOOK_HTML)")
+        _missing(f"no built book at {HTML} (run `make book`, or set VEGAN_BOOK_HTML)")
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -99,7 +111,7 @@ def browser(site):
 @pytest.mark.parametrize("page_path", _pages() or ["(none)"])
 def test_page_renders(site, browser, page_path):
     if page_path == "(none)":
-        pytest.skip(f"no pages under {HTML}")
+        _missing(f"no pages under {HTML}")
     context, blocked = browser
     page = context.new_page()
     console_errors = []
