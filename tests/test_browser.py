@@ -103,6 +103,8 @@ def browser(site):
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         context = b.new_context(viewport={"width": 1280, "height": 900})
+        # generous: a long chapter (figures, hundreds of formulas) on a loaded 2-core CI machine took over 30 s
+        context.set_default_timeout(180_000)
         context.route("**/*", route)
         yield context, blocked
         b.close()
