@@ -5,6 +5,9 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
+
+pytest.importorskip("jupyter_cache", reason="jupyter-cache comes with the book extra (jupyter-book)")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tests" / "scripts" / "check_executed.py"
