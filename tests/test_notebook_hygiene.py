@@ -172,3 +172,23 @@ def test_training_chapters_take_their_settings_from_the_protocol(chapter):
         for pattern, why in _PROTOCOL_LITERALS.items():
             m = re.search(pattern, cell.source)
             assert not m, f"{path.name}, cell {i}: {m.group(0)!r}: {why}"
+
+
+# Every exercise has a solution (folded in the HTML: <details> in markdown, code cells tagged hide-cell), placed
+# between the exercise list and the References cell.
+_EXERCISE = re.compile(r"^(\d+)\.\s", re.M)
+_SOLUTION = re.compile(r"<summary><b>Solution to exercise (\d+)</b></summary>")
+
+
+def test_every_exercise_has_a_solution(chapter):
+    path, nb = chapter
+    cells = nb.cells
+    start = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
+    text = cells[start].source.split("## Exercises", 1)[1]
+    exercises = [int(k) for k in _EXERCISE.findall(text)]
+    assert exercises and exercises == list(range(1, len(exercises) + 1)), f"{path.name}: exercises {exercises}"
+    solutions = [int(k) for c in cells[start + 1:] if c.cell_type == "markdown" for k in _SOLUTION.findall(c.source)]
+    assert solutions == exercises, f"{path.name}: exercises {exercises}, solutions {solutions}"
+    for c in cells[start + 1:]:
+        if c.cell_type == "code":
+            assert "hide-cell" in c.metadata.get("tags", []), f"{path.name}: a solution code cell is not folded"
