@@ -10,6 +10,8 @@ import papermill
 import pytest
 import yaml
 
+from vegan_lib import ledger as vl_ledger
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 URL = CONFIG["repository"]["url"].rstrip("/")
@@ -116,7 +118,36 @@ def test_checks_summary_exercises_references(chapter):
     assert "{footbibliography}" in md[-1]
     idx = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "Checks\n" in c.source + "\n")
     checks = nb.cells[idx + 1]
-    assert checks.cell_type == "code" and checks.source.count("assert ") >= 3
+    assert checks.cell_type == "code" and checks.source.count("vl.ledger.claim") >= 3
+
+
+def _checks_cells(nb):
+    """The code cells of the Checks section: from the 'N.k Checks' heading to the Summary."""
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and re.search(r"^## [\d.]+ Checks$",
+                                                                                            c.source, re.M))
+    end = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Summary" in c.source)
+    return [(i, nb.cells[i]) for i in range(start, end) if nb.cells[i].cell_type == "code"]
+
+
+def test_every_check_is_recorded_in_the_ledger(chapter):
+    # The ledger of claims (vl.ledger, the appendix page): every check of the Checks section goes through
+    # vl.ledger.claim / claim_all, which asserts and records; a bare assert there would not be in the ledger.
+    path, nb = chapter
+    number = int(path.name[:2])
+    assert f"vl.ledger.begin({number}, quick=QUICK" in nb.cells[3].source, f"{path.name}: no vl.ledger.begin"
+    for i, cell in _checks_cells(nb):
+        tree = ast.parse("\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in cell.source.splitlines()))
+        bare = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+        assert not bare, f"{path.name}, cell {i}: bare assert on lines {bare}: use vl.ledger.claim"
+    declared = vl_ledger.declared(nb)  # literal, well-formed, unique keys
+    assert len(declared) >= 3, path.name
+    for d in declared:
+        assert d["key"].split(".")[0].split("/")[0] == str(number), f"{path.name}: {d['key']} is not a section of it"
+    sanity_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "### Sanity" in c.source]
+    for d in declared:
+        assert (d["kind"] == "sanity") == any(d["cell"] == i + 1 for i in sanity_cells), (
+            f"{path.name}: {d['key']} is of kind {d['kind']!r} in cell {d['cell']}: the sanity cell holds the "
+            f"sanity claims, and only they")
 
 
 def test_public_api_only_and_gpu_metadata(chapter):

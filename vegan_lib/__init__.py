@@ -15,6 +15,7 @@ Auto-Encoders" (Tolstikhin et al., 2018), one concept per module:
 - :mod:`vegan_lib.reference`: reference runs of the protocol, trained once and cached (Chapters 3-7)
 - :mod:`vegan_lib.baselines`: the mean-image predictor, the trivial model every training claim must beat
 - :mod:`vegan_lib.checks`: the chapters' training checks as functions (Chapters 5, 7)
+- :mod:`vegan_lib.ledger`: every claim of a chapter's Checks, asserted and recorded (all chapters; the ledger appendix)
 - :mod:`vegan_lib.distributed`: multi-process training under torchrun
 - :mod:`vegan_lib.metrics`: reconstruction, sharpness, MMD to the prior, W2, Fréchet distance (Chapters 3, 5, 7)
 - :mod:`vegan_lib.classifier`: the MNIST feature classifier of the Fréchet distance (Chapters 5, 7)
@@ -32,7 +33,7 @@ The runtime helpers are re-exported at the top level.
 """
 from . import costs, data, ot, plot, runtime, sweep
 from . import penalties, networks, recipes, cookbook, distributed, train, classifier, metrics
-from . import baselines, checks, protocol
+from . import baselines, checks, ledger, protocol
 from . import models  # deprecated alias module
 from .runtime import describe_device, eval_mode, get_device, quick_mode, set_seed, show_source
 
@@ -48,5 +49,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'vegan_lib' has no attribute {name!r}")
 
 __all__ = ["costs", "data", "ot", "plot", "runtime", "sweep", "penalties", "networks", "recipes", "cookbook",
-           "distributed", "train", "classifier", "metrics", "baselines", "checks", "protocol", "reference", "describe_device", "eval_mode", "get_device",
+           "distributed", "train", "classifier", "metrics", "baselines", "checks", "ledger", "protocol", "reference", "describe_device", "eval_mode", "get_device",
            "quick_mode", "set_seed", "show_source", "__version__"]
