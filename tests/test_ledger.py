@@ -94,7 +94,7 @@ def _notebook(sources, outputs=None):
 
 
 SOURCE = [
-    "%pip install nothing\nimport vegan_lib as vl",
+    "%pip install nothing\nimport vegan_lib as vl\nif COLAB:\n    %pip install -q vegan_lib",
     'vl.ledger.claim("1.2/a", "a holds", 1, 2)\nif not QUICK:\n    vl.ledger.claim("1.2/b", f"b at {s}", 1, 2, kind="paper")',
     'vl.ledger.claim_all("1.3/c", checks, kind="sanity")',
 ]

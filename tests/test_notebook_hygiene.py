@@ -136,7 +136,7 @@ def test_every_check_is_recorded_in_the_ledger(chapter):
     number = int(path.name[:2])
     assert f"vl.ledger.begin({number}, quick=QUICK" in nb.cells[3].source, f"{path.name}: no vl.ledger.begin"
     for i, cell in _checks_cells(nb):
-        tree = ast.parse("\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in cell.source.splitlines()))
+        tree = ast.parse(vl_ledger._python(cell.source))
         bare = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
         assert not bare, f"{path.name}, cell {i}: bare assert on lines {bare}: use vl.ledger.claim"
     declared = vl_ledger.declared(nb)  # literal, well-formed, unique keys
@@ -223,3 +223,24 @@ def test_every_exercise_has_a_solution(chapter):
     for c in cells[start + 1:]:
         if c.cell_type == "code":
             assert "hide-cell" in c.metadata.get("tags", []), f"{path.name}: a solution code cell is not folded"
+
+
+# Reading first: each chapter states its measured run time near its top, generated from the benchmark records
+# by bench/run_times.py (never typed): after `python bench/chapter_times.py`, run `python bench/run_times.py`.
+def test_run_time_line_is_generated(chapter):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_times", ROOT / "bench" / "run_times.py")
+    run_times = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_times)
+    path, nb = chapter
+    assert run_times.current_line(nb) == run_times.expected_line(path, nb), (
+        f"{path.name}: the run-time line is not generated from bench/results: run python bench/run_times.py")
+
+
+def test_set_up_cells_are_folded(chapter):
+    # the parameters and set-up cells fold their input in the HTML; their output (what was chosen) stays visible
+    path, nb = chapter
+    for i in (2, 3):
+        tags = nb.cells[i].metadata.get("tags", [])
+        assert "hide-input" in tags and "hide-cell" not in tags and "hide-output" not in tags, (path.name, i, tags)

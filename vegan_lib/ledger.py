@@ -255,8 +255,9 @@ def read_records(notebook) -> list[dict]:
 
 
 def _python(source: str) -> str:
-    # IPython magics (%pip, !ls) are not Python: drop those lines before parsing
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    # IPython magics (%pip, !ls) are not Python: each becomes `pass` at its indentation before parsing
+    return "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
 
 
 def _literal_text(node) -> str | None:

@@ -4,7 +4,15 @@ sphinx-thebe registers its inline configuration script once per build and Jupyte
 triggers that registration twice, so every page declared ``const THEBE_JS_URL`` twice:
 a console error ("Identifier has already been declared") caught by tests/test_browser.py.
 We drop exact duplicates of inline scripts from each page.
+
+In the PDF (LaTeX builder), Sphinx sets every display equation inside ``equation*`` + ``split``, where
+amsmath forbids the ``\tag{2.1}`` that numbers the book's equations; we move the tag out of ``split``.
 """
+import re
+
+from docutils import nodes
+
+_TAG = re.compile(r"\\tag\*?\{([^{}]*)\}")
 
 
 def _dedupe_inline_scripts(app, pagename, templatename, context, doctree):
@@ -22,6 +30,23 @@ def _dedupe_inline_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = kept
 
 
+def _latex_equation_tags(app, doctree, docname):
+    if app.builder.name != "latex":
+        return
+    for node in doctree.findall(nodes.math_block):
+        if node.get("nowrap"):
+            continue
+        text = node.astext()
+        tags = _TAG.findall(text)
+        if len(tags) != 1:
+            continue
+        body = _TAG.sub("", text).strip()
+        node.children = [nodes.Text("\\begin{equation*}\\begin{split}" + body + "\\end{split}\\tag{" + tags[0]
+                                    + "}\\end{equation*}")]
+        node["nowrap"] = True
+
+
 def setup(app):
     app.connect("html-page-context", _dedupe_inline_scripts, priority=900)
+    app.connect("doctree-resolved", _latex_equation_tags)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
