@@ -20,7 +20,7 @@ NOTEBOOKS := $(wildcard book/*.ipynb)
 NB_TIMEOUT ?= 900
 BOOK_FLAGS := --all -W --keep-going
 
-.PHONY: help setup test test-full test-colab test-min test-unit test-notebooks test-book test-browser book bench browser-deps clean runs-quick runs-cpu
+.PHONY: help setup test test-full test-colab test-min test-unit test-notebooks test-book test-browser book pdf pdf-quick pdf-deps bench browser-deps clean runs-quick runs-cpu
 
 help:
 	@echo "make book   build the HTML book into _build/html (chapters executed in full mode)"
@@ -28,6 +28,8 @@ help:
 	@echo "make test-full  every chapter under nbval in full mode (the cpu profile; not part of CI)"
 	@echo "make test-colab  the chapters' Colab install line changes none of Colab's packages (needs the package index)"
 	@echo "make test-min    the oldest versions pyproject.toml declares: unit tests + Chapter 1 (own environment .venv-min)"
+	@echo "make pdf    the book as a PDF, _build/latex/vegan-book.pdf (full mode, as make book; TeX from make pdf-deps)"
+	@echo "make pdf-quick  the PDF of the quick build (the chapters make test executed), _build/quick/_build/latex"
 	@echo "make bench  benchmarks, results written under bench/results/"
 	@echo "make setup  only create/update the environment ($(PY))"
 	@echo "make browser-deps  install Chromium for the browser test of the rendered book"
@@ -102,16 +104,36 @@ test-colab: setup
 test-min:
 	PYTHON=$(PYTHON) TORCH_VERSION=$(TORCH_VERSION) bash tests/min/run.sh
 
-# Every page of the quick build in headless Chromium (skipped with a message without Chromium, unless
+# Every page of the quick build in headless Chromium, and the build's ledger of claims (tests/test_ledger_build.py) (skipped with a message without Chromium, unless
 # VEGAN_REQUIRE_BROWSER=1, which .ci/run sets after installing Debian's Chromium).
 test-browser:
-	VEGAN_BOOK_HTML=_build/quick/_build/html $(PY) -m pytest tests/test_browser.py -q -m browser -rs
+	VEGAN_BOOK_HTML=_build/quick/_build/html $(PY) -m pytest tests/test_browser.py tests/test_ledger_build.py -q -m browser -rs
 
 book: setup runs-cpu
 	$(call execute_into_cache,.,0)
 	$(PY) tests/scripts/check_executed.py _build/.jupyter_cache
 	VEGAN_QUICK=0 VEGAN_PROGRESS=0 $(JB) build $(BOOK_FLAGS) .
 	@echo ">> open _build/html/index.html"
+
+# The PDF: the chapters executed into the same cache as make book (an unchanged chapter is not run again), then
+# Sphinx's LaTeX builder with XeLaTeX (_config.yml, latex:). Needs Debian's TeX packages: make pdf-deps.
+pdf: setup runs-cpu
+	$(call execute_into_cache,.,0)
+	$(PY) tests/scripts/check_executed.py _build/.jupyter_cache
+	VEGAN_QUICK=0 VEGAN_PROGRESS=0 $(JB) build --builder pdflatex .
+	@echo ">> _build/latex/vegan-book.pdf"
+
+# The PDF of the quick build, from the chapters make test-notebooks executed (a check of the LaTeX pipeline).
+pdf-quick: test-notebooks
+	VEGAN_QUICK=1 VEGAN_PROGRESS=0 $(JB) build --builder pdflatex --path-output _build/quick .
+	@echo ">> _build/quick/_build/latex/vegan-book.pdf"
+
+# Debian's TeX for the PDF (needs root; about 700 MB): XeLaTeX, the LaTeX packages Sphinx uses, latexmk, xindy
+# for the index, and the fonts of _config.yml (FreeSerif/FreeSans, DejaVu Sans Mono).
+TEX_PACKAGES := texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-science \
+  latexmk xindy lmodern tex-gyre fonts-freefont-otf fonts-dejavu-core
+pdf-deps:
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(TEX_PACKAGES)
 
 # All benchmarks (long: full-mode chapters and book); BENCH_ARGS=--quick for a short check.
 bench: setup

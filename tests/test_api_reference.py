@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: The public modules, in the order of the page (the order in which the book introduces them).
 MODULES = ["costs", "ot", "penalties", "networks", "recipes", "cookbook", "train", "protocol", "reference",
-           "baselines", "checks", "distributed",
+           "baselines", "checks", "ledger", "distributed",
            "metrics", "classifier", "data", "plot", "runtime", "sweep"]
 
 
@@ -35,7 +35,7 @@ def _build_api_page(book: Path) -> str:
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     shutil.copy(ROOT / "_config.yml", book / "_config.yml")
     needed = ["book/api.md", *config.get("bibtex_bibfiles", []),
-              *config.get("sphinx", {}).get("local_extensions", {}).values()]
+              *dict.fromkeys(config.get("sphinx", {}).get("local_extensions", {}).values())]
     for rel in needed:
         src, dst = ROOT / rel, book / rel
         dst.parent.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,13 @@ a console error ("Identifier has already been declared") caught by tests/test_br
 We drop exact duplicates of inline scripts from each page.
 
 In the PDF (LaTeX builder), Sphinx sets every display equation inside ``equation*`` + ``split``, where
-amsmath forbids the ``\tag{2.1}`` that numbers the book's equations; we move the tag out of ``split``.
+amsmath forbids the ``\tag{2.1}`` that numbers the book's equations; we move the tag out of ``split``;
+and the chapters' Colab badge (a remote image, not fetched in an offline build) becomes the link's text.
 """
 import re
 
 from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 _TAG = re.compile(r"\\tag\*?\{([^{}]*)\}")
 
@@ -46,7 +48,20 @@ def _latex_equation_tags(app, doctree, docname):
         node["nowrap"] = True
 
 
+class _LatexColabBadge(SphinxPostTransform):
+    """In the PDF, the "Open in Colab" badge image is replaced by the words (the link is kept)."""
+
+    default_priority = 50  # before Sphinx downloads remote images (priority 100)
+    builders = ("latex",)
+
+    def run(self, **kwargs):
+        for image in list(self.document.findall(nodes.image)):
+            if image.get("uri", "").startswith("https://colab.research.google.com/"):
+                image.replace_self(nodes.Text("Open in Colab"))
+
+
 def setup(app):
+    app.add_post_transform(_LatexColabBadge)
     app.connect("html-page-context", _dedupe_inline_scripts, priority=900)
     app.connect("doctree-resolved", _latex_equation_tags)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -25,7 +25,7 @@ from vegan_lib import ledger
 LOG = logging.getLogger(__name__)
 LEDGER_DOC = "book/appendix_ledger"
 _CHAPTER = re.compile(r"^book/(\d\d)_[a-z0-9_]+$")
-_STATUS = {"passed": "✓ holds", "failed": "✗ FAILED", "not run": "not run in this build"}
+_STATUS = {"not run": "not run in this build"}
 
 
 def _chapters(env):
@@ -109,23 +109,20 @@ class ClaimsLedger(SphinxDirective):
             ref = nodes.reference("", f"§{claim['section']}", internal=True, refuri="#")
             ref["vegan_ledger_target"] = (f"book/{name}", claim["section"])
             link += ref
-            key = nodes.paragraph()
-            key += nodes.literal(text=claim["key"].split("/", 1)[1])
-            records = claim["records"] or [None]
-            for r in records:
+            for r in claim["records"] or [None]:
+                text = nodes.paragraph(text=(r or claim)["text"] + " ")
+                text += nodes.literal(text=claim["key"])
                 if r is None:
-                    rows.append([link.deepcopy(), claim["text"], claim["kind"], "—", "—", _STATUS["not run"], key.deepcopy()])
+                    rows.append([link.deepcopy(), text, claim["kind"], "—", "—", _STATUS["not run"]])
                     continue
                 ctx = r.get("context") or {}
-                run = f"{ctx.get('mode', '?')}, seed {ctx.get('seed', '?')}"
+                mark = "✓" if r["passed"] else "✗ FAILED"
                 relation = ledger.RELATIONS.get(r["relation"], r["relation"])
-                rows.append([link.deepcopy(), r["text"], claim["kind"], _fmt(r["value"]),
-                             f"{relation} {_fmt(r['bound'])}", f"{_STATUS['passed' if r['passed'] else 'failed']} ({run})",
-                             key.deepcopy()])
+                rows.append([link.deepcopy(), text, claim["kind"], _fmt(r["value"]), f"{relation} {_fmt(r['bound'])}",
+                             f"{mark} {ctx.get('mode', '?')}, seed {ctx.get('seed', '?')}"])
         if not chapter["executed"]:
             LOG.info(f"claims-ledger: {name} has no executed version in this build's cache")
-        return [_table(["§", "claim", "kind", "value", "bound", "status (run)", "key"], rows,
-                       [4, 40, 6, 8, 9, 14, 14])]
+        return [_table(["§", "claim (key)", "kind", "value", "bound", "run"], rows, [5, 55, 6, 8, 10, 12])]
 
     def _totals(self, book):
         rows = []
@@ -186,7 +183,13 @@ def _write_json(app, exception):
     LOG.info(f"ledger of claims written to {out}")
 
 
+def _static(app, config):
+    config.html_static_path.append(str(Path(__file__).parent / "static"))
+
+
 def setup(app):
+    app.connect("config-inited", _static)
+    app.add_css_file("vegan_ledger.css")
     app.add_directive("claims-ledger", ClaimsLedger)
     app.connect("env-get-outdated", _env_get_outdated)
     app.connect("doctree-resolved", _resolve_links)
