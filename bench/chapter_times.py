@@ -30,7 +30,8 @@ from machine import describe_machine  # noqa: E402
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--modes", nargs="+", default=["quick", "full"], choices=["quick", "full"])
+    ap.add_argument("--modes", nargs="*", default=["quick", "full"], choices=["quick", "full"],
+                    help="none with --reference-runs: time only the reference runs")
     ap.add_argument("--chapters", nargs="*", default=None, help="chapter number prefixes, e.g. 01 03")
     ap.add_argument("--profile", default="cpu", choices=["cpu", "gpu"], help="the protocol profile of full mode")
     ap.add_argument("--reference-runs", action="store_true",
