@@ -124,7 +124,7 @@ pdf: setup runs-cpu
 	@echo ">> _build/latex/vegan-book.pdf"
 
 # The PDF of the quick build, from the chapters make test-notebooks executed (a check of the LaTeX pipeline).
-pdf-quick: test-notebooks
+pdf-quick: setup test-notebooks
 	VEGAN_QUICK=1 VEGAN_PROGRESS=0 $(JB) build --builder pdflatex --path-output _build/quick .
 	@echo ">> _build/quick/_build/latex/vegan-book.pdf"
 
