@@ -69,7 +69,7 @@ def _fmt(x):
 
 
 def _table(header, rows, widths):
-    table = nodes.table(classes=["vegan-ledger"])
+    table = nodes.table(classes=["vegan-ledger", "colwidths-given"])  # the widths wrap the text in the PDF
     group = nodes.tgroup(cols=len(header))
     table += group
     for w in widths:
@@ -122,7 +122,7 @@ class ClaimsLedger(SphinxDirective):
                              f"{mark} {ctx.get('mode', '?')}, seed {ctx.get('seed', '?')}"])
         if not chapter["executed"]:
             LOG.info(f"claims-ledger: {name} has no executed version in this build's cache")
-        return [_table(["§", "claim (key)", "kind", "value", "bound", "run"], rows, [5, 55, 6, 8, 10, 12])]
+        return [_table(["§", "claim (key)", "kind", "value", "bound", "run"], rows, [5, 47, 6, 11, 12, 12])]
 
     def _totals(self, book):
         rows = []
